@@ -1,0 +1,1 @@
+"""Patch scripts run inside engine environments after install (each says why)."""

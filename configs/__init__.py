@@ -1,0 +1,1 @@
+"""Presets shipped as package data: envs/ (engine pins), xtuner/, opencompass/, lmdeploy/."""

@@ -1,0 +1,1 @@
+"""agentlab.datasets_conv"""

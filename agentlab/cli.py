@@ -14,6 +14,13 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
                   help='Teach open language models to call tools, and prove with numbers that they learned.')
 models_app = typer.Typer(no_args_is_help=True, help='Registered models: list, pull.')
 app.add_typer(models_app, name='models')
+tools_app = typer.Typer(no_args_is_help=True, help='Tools: list them, call one.')
+app.add_typer(tools_app, name='tools')
+
+ModelOpt = Annotated[str, typer.Option('--model', '-m', help='Registered name, local HF folder, or '
+                                       'http(s)://HOST:PORT/v1#MODEL.')]
+ToolsOpt = Annotated[Optional[str], typer.Option(help='Comma-separated tools: built-in names, entry points, or '
+                                                 'package.module:Class (default: every built-in).')]
 
 
 @app.command()
@@ -60,6 +67,55 @@ def models_pull(name: Annotated[str, typer.Argument(help='Registered model name.
     """Convert a registered model into a cached Hugging Face folder (once; atomic; safe to run concurrently)."""
     from agentlab.model_pull import pull
     print(pull(name, force=force))
+
+
+@tools_app.command('list')
+def tools_list(tools: ToolsOpt = None,
+               as_json: Annotated[bool, typer.Option('--json', help='Print JSON instead of text.')] = False) -> None:
+    """Every tool function: name, description and argument schema."""
+    import json
+    from agentlab.tools import ToolBox
+    box = ToolBox.from_spec(tools)
+    rows = [{'name': f.name, 'description': f.description.get('description', ''), 'schema': f.schema}
+            for f in box.functions.values()]
+    if as_json:
+        print(json.dumps(rows, indent=1, ensure_ascii=False))
+        return
+    for r in rows:
+        print(f"{r['name']}\n    {r['description']}\n    arguments: {json.dumps(r['schema']['properties'])}"
+              f"\n    required: {r['schema']['required']}")
+
+
+@tools_app.command('call')
+def tools_call(name: Annotated[str, typer.Argument(help='Tool function name, e.g. Calculator.')],
+               arguments: Annotated[str, typer.Argument(help='Arguments as a JSON object.')] = '{}',
+               tools: ToolsOpt = None) -> None:
+    """Run one tool with JSON arguments and print its JSON result (exit 1 on invalid arguments)."""
+    import json
+    from agentlab.tools import ToolBox
+    try:
+        args = json.loads(arguments)
+    except json.JSONDecodeError as exc:
+        raise AgentlabError(f'arguments are not valid JSON: {exc.msg} at column {exc.colno}') from None
+    result = ToolBox.from_spec(tools).call(name, args)
+    if not result.ok and result.error in ('invalid_arguments', 'unknown_tool'):
+        raise AgentlabError(result.text.splitlines()[0])
+    print(json.dumps({'ok': result.ok, 'result': result.text, 'error': result.error}, ensure_ascii=False))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def chat(model: ModelOpt = 'smollm2-135m', tools: ToolsOpt = None,
+         max_turns: Annotated[int, typer.Option(help='Model turns per question.')] = 4,
+         temperature: Annotated[float, typer.Option(help='0 = greedy.')] = 0.0,
+         max_new_tokens: Annotated[int, typer.Option(help='Tokens per model turn.')] = 256,
+         strict: Annotated[bool, typer.Option(help="Parse with Lagent's strict rules only.")] = False,
+         lang: Annotated[str, typer.Option(help='Protocol language: en or zh.')] = 'en') -> None:
+    """A terminal ReAct chat that shows every step (thought, tool call, observation, answer)."""
+    from agentlab.chat import run_chat
+    run_chat(model, tools, max_turns=max_turns, temperature=temperature, max_new_tokens=max_new_tokens,
+             parse_mode='strict' if strict else 'tolerant', lang=lang)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

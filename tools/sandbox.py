@@ -215,6 +215,8 @@ def run_python(code: str, limits: Limits = Limits()) -> SandboxResult:
             _kill_group(proc)
         for t in threads:
             t.join(timeout=5)
+        for stream in (proc.stdout, proc.stderr):
+            stream.close()
         code_ = proc.returncode
         stderr = b''.join(err).decode('utf-8', 'replace')
         lines = []

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
@@ -263,7 +264,8 @@ def parse(text: str, mode: ParseMode = 'strict') -> Parsed:
         text = '' if text is None else str(text)
     try:
         parsed = _parse_strict(text)
-        if mode == 'tolerant' and not parsed.ok:
+        if mode == 'tolerant' and (not parsed.ok or parsed.kind == 'call'
+                                   and not _NAME_CHARS.fullmatch(parsed.name)):
             parsed = _parse_tolerant(text, parsed)
         return parsed
     except Exception as exc:  # pragma: no cover - a guard: parsing untrusted text must never crash a caller
@@ -307,7 +309,9 @@ def _tolerant_arguments(raw: str) -> tuple[dict | None, list[str]]:
         literal = _balanced_braces(candidate)
         if literal is not None:
             try:
-                value = ast.literal_eval(literal)
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore')   # invalid escape sequences in model text are not our bug
+                    value = ast.literal_eval(literal)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 value = None
             if isinstance(value, dict) and all(isinstance(k, str) for k in value):
@@ -370,7 +374,10 @@ def _key_values(text: str) -> dict | None:
 
 def _parse_tolerant(text: str, strict: Parsed) -> Parsed:
     rules: list[str] = []
-    name, raw = strict.name, strict.raw_arguments
+    name = strict.name
+    # Lagent strips quotes off both ends of the Action Input; a key="value" argument needs its closing quote back.
+    inputs = re.findall(f'{ACTION_INPUT}(.*)', text, re.DOTALL)
+    raw = inputs[-1].strip() if inputs else strict.raw_arguments
     if strict.kind == 'none':
         # Missing newline after the tool name: "Action: search Action Input: {...}" or "Action: search" at the end.
         m = re.search(f'{ACTION}\\s*(.*?)\\s*(?:{ACTION_INPUT}(.*))?$', text, re.S)

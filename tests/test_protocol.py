@@ -150,3 +150,48 @@ def test_parse_never_raises(text):
     for mode in ('strict', 'tolerant'):
         parsed = protocol.parse(text, mode)
         assert parsed.kind in ('call', 'finish', 'none')
+
+
+# --- tolerant mode --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('text,name,args,rules', [
+    ('Thought: t\nAction: ArxivSearch\nAction Input: query=InternLM2 Technical Report',
+     'ArxivSearch', {'query': 'InternLM2 Technical Report'}, ['key_value']),
+    ('Action: calc\nAction Input: a=1, b="two words"', 'calc', {'a': 1, 'b': 'two words'}, ['key_value']),
+    ('Action: f\nAction Input: ```\n{"x": 1}\n```', 'f', {'x': 1}, ['code_fence']),
+    ("Action: f\nAction Input: {'x': 'single', 'ok': True, 'n': None}", 'f', {'x': 'single', 'ok': True, 'n': None},
+     ['python_literal']),
+    ('Action: f\nAction Input: {"x": 1} I hope this helps!', 'f', {'x': 1}, ['trailing_text']),
+    ('Action: f\nAction Input: {"x": 1}\n\nThis calls f.', 'f', {'x': 1}, ['trailing_text']),
+    ('Action: math.factorial Action Input: {"n": 5}', 'math.factorial', {'n': 5}, ['missing_newline']),
+    ('Thought: x\nAction: `get_weather`\nAction Input: {"city": "Paris"}', 'get_weather', {'city': 'Paris'},
+     ['tool_name_cleaned']),
+])
+def test_tolerant_recoveries_name_their_rule(text, name, args, rules):
+    strict = protocol.parse(text, 'strict')
+    assert not strict.ok or strict.name != name   # strict mode would not run this call
+    tolerant = protocol.parse(text, 'tolerant')
+    assert tolerant.ok and tolerant.name == name and tolerant.arguments == args
+    assert list(tolerant.recoveries) == rules
+
+
+def test_tolerant_leaves_valid_output_alone_and_prose_unparsed():
+    valid = protocol.render_action('t', 'f', {'x': 1})
+    assert protocol.parse(valid, 'tolerant') == protocol.parse(valid, 'strict')
+    prose = protocol.parse('The capital of France is Paris.', 'tolerant')
+    assert prose.kind == 'none' and prose.recoveries == ()
+
+
+@settings(max_examples=10_000, deadline=None)
+@given(st.one_of(
+    st.text(),
+    st.builds(lambda a, b, c: f'{a}Action:{b}\nAction Input:{c}', st.text(max_size=30), st.text(max_size=30),
+              st.text(max_size=60)),
+    st.builds(lambda a, b: f'Thought:{a}\nAction: f\nAction Input: {{{b}', st.text(max_size=20),
+              st.text(alphabet='{}[]"\':,=\\ ab1', max_size=60)),
+))
+def test_tolerant_parse_never_raises(text):
+    parsed = protocol.parse(text, 'tolerant')
+    assert parsed.kind in ('call', 'finish', 'none')
+    if parsed.kind == 'call' and parsed.error is None:
+        assert isinstance(parsed.arguments, dict)

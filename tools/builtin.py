@@ -195,7 +195,8 @@ class KnowledgeBase(AgentlabAction):
                     para = para[self.chunk_chars:]
         if not chunks:
             raise FileNotFoundError(f'no .md or .txt documents under {self.folder}')
-        self._index = (BM25Okapi([_tokens(c) for _, c in chunks]), chunks)
+        tokenized = [_tokens(c) for _, c in chunks]
+        self._index = (BM25Okapi(tokenized), chunks, [set(t) for t in tokenized])
 
     @tool_api
     def search(self, query: Annotated[str, 'what to look for'],
@@ -208,10 +209,13 @@ class KnowledgeBase(AgentlabAction):
         """
         if self._index is None:
             self._build()
-        bm25, chunks = self._index
-        scores = bm25.get_scores(_tokens(query))
-        best = sorted(range(len(chunks)), key=lambda i: -scores[i])[:max(1, min(int(top_k), 5))]
-        hits = [{'source': chunks[i][0], 'text': chunks[i][1]} for i in best if scores[i] > 0]
+        bm25, chunks, token_sets = self._index
+        q = _tokens(query)
+        scores = bm25.get_scores(q)
+        # BM25's idf is 0 for a term in half of a tiny corpus, so "matches" means sharing a query token.
+        matching = [i for i in range(len(chunks)) if token_sets[i].intersection(q)]
+        best = sorted(matching, key=lambda i: -scores[i])[:max(1, min(int(top_k), 5))]
+        hits = [{'source': chunks[i][0], 'text': chunks[i][1]} for i in best]
         return {'results': hits} if hits else {'results': [], 'note': 'no matching passage'}
 
     schemas = {'search': {'top_k': {'minimum': 1, 'maximum': 5}}}

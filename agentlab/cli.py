@@ -118,6 +118,31 @@ def chat(model: ModelOpt = 'smollm2-135m', tools: ToolsOpt = None,
              parse_mode='strict' if strict else 'tolerant', lang=lang)
 
 
+@app.command()
+def perf(only: Annotated[Optional[str], typer.Option(help='Comma-separated benchmark names (default: all).')] = None,
+         out: Annotated[Optional[str], typer.Option(help='Also write the results as JSON here.')] = None) -> None:
+    """Run every performance benchmark side by side with its baseline; print one table of ratios."""
+    from agentlab.evals import perf as bench
+    names = [n.strip() for n in only.split(',')] if only else None
+    unknown = [n for n in names or [] if n not in bench.BENCHMARKS]
+    if unknown:
+        raise AgentlabError(f'unknown benchmark {unknown[0]!r}; available: {", ".join(bench.BENCHMARKS)}')
+    results = bench.run_all(names)
+    print(bench.format_table(results))
+    if out:
+        from pathlib import Path
+        Path(out).write_text(bench.to_json(results))
+
+
+@app.command()
+def quickstart(quick: Annotated[bool, typer.Option(help='A smaller run.')] = False,
+               out: Annotated[str, typer.Option(help='Where results go.')] = 'runs/quickstart') -> None:
+    """The main job on the embedded model: set up, pull, and measure the base model in the ReAct runtime."""
+    from pathlib import Path
+    from agentlab.quickstart import run_quickstart
+    run_quickstart(Path(out), quick=quick)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     try:
         app(args=argv, prog_name='agentlab', standalone_mode=True)

@@ -34,9 +34,10 @@ def isolated_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
-def run_cli(*args: str, env: dict | None = None, timeout: float = 600, cwd: Path | None = None):
+def run_cli(*args: str, env: dict | None = None, timeout: float = 600, cwd: Path | None = None,
+            input_text: str | None = None):
     """Run the installed `agentlab` console script as a user would."""
     exe = Path(sys.executable).parent / 'agentlab'
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout, env=full_env,
-                          cwd=cwd)
+                          cwd=cwd, input=input_text if input_text is not None else '')

@@ -134,3 +134,15 @@ def test_real_model_stops_at_the_response_marker(embedded_model):
     assert a.text == b.text and 'Response:' not in a.text
     batch = backend.generate([msgs, [{'role': 'user', 'content': 'Say hi.'}]], cfg)
     assert len(batch) == 2 and all(g.completion_tokens > 0 for g in batch)
+
+
+@pytest.mark.slow
+def test_terminal_chat_shows_every_step():
+    """`agentlab chat` as a user runs it: a question on stdin, each step printed, then exit on an empty line."""
+    from conftest import run_cli
+    res = run_cli('chat', '--model', 'smollm2-135m', '--tools', 'calculator', '--max-turns', '1',
+                  '--max-new-tokens', '32', input_text='What is 2+2?\n\n')
+    assert res.returncode == 0, res.stderr
+    assert 'with tools: Calculator' in res.stdout
+    assert ('Final Answer' in res.stdout or 'Observation' in res.stdout or 'Error (' in res.stdout)
+    assert protocol.DEFAULT_GIVE_UP in res.stdout or 'Final Answer' in res.stdout

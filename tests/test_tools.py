@@ -153,3 +153,23 @@ def test_cli_tools_list_and_call():
     assert res.returncode == 1 and res.stderr.strip().startswith('agentlab: error: invalid arguments')
     res = run_cli('tools', 'call', 'Calculator', '{not json')
     assert res.returncode == 1 and 'not valid JSON' in res.stderr
+
+
+def test_discovery_through_the_entry_point_group(tmp_path, monkeypatch):
+    """A package that declares `[project.entry-points."agentlab.tools"]` is found by name."""
+    pkg = tmp_path / 'weather_tools.py'
+    pkg.write_text('from lagent.actions import BaseAction\n'
+                   'class CityWeather(BaseAction):\n'
+                   '    """Weather of a city."""\n'
+                   '    def run(self, city: str):\n'
+                   '        """Current weather.\n\n        Args:\n            city (str): city name\n        """\n'
+                   '        return {"city": city, "sky": "clear"}\n')
+    dist = tmp_path / 'weather_tools-1.0.dist-info'
+    dist.mkdir()
+    (dist / 'METADATA').write_text('Metadata-Version: 2.1\nName: weather-tools\nVersion: 1.0\n')
+    (dist / 'entry_points.txt').write_text('[agentlab.tools]\nweather = weather_tools:CityWeather\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from agentlab.tools import available
+    assert 'weather' in available()
+    box = ToolBox.from_spec('weather')
+    assert json.loads(box.call('CityWeather', {'city': 'Oslo'}).text) == {'city': 'Oslo', 'sky': 'clear'}

@@ -41,7 +41,7 @@ class TraceStep:
     completion_tokens: int = 0
     generation_seconds: float = 0.0
     tool_seconds: float = 0.0
-    runtime_seconds: float = 0.0   # agentlab's own work in this step (rendering, parsing, bookkeeping)
+    runtime_seconds: float = 0.0   # agentlab's own work in this step (templating, tokenizing, parsing, bookkeeping)
 
 
 @dataclass
@@ -104,8 +104,8 @@ class Agent:
         trace = Trace(query, getattr(self.backend, 'name', '?'), self.tools.names(), messages=messages,
                       generation=self.generation.to_dict())
         for turn in range(self.max_turns):
-            gen = self.backend.generate([messages], self.generation)[0]
             t0 = time.perf_counter()
+            gen = self.backend.generate([messages], self.generation)[0]
             step = self._step(turn, gen.text)
             step.prompt_tokens, step.completion_tokens = gen.prompt_tokens, gen.completion_tokens
             step.generation_seconds = gen.seconds
@@ -115,7 +115,8 @@ class Agent:
                 trace.status = 'finished'
             else:
                 messages.append({'role': 'user', 'content': protocol.render_response(step.observation or '')})
-            step.runtime_seconds = time.perf_counter() - t0 - step.tool_seconds
+            # Everything but the model's forward passes and the tool: templating, tokenizing, decoding, parsing.
+            step.runtime_seconds = max(0.0, time.perf_counter() - t0 - gen.seconds - step.tool_seconds)
             trace.steps.append(step)
             yield step
             if step.kind == 'finish':

@@ -119,6 +119,39 @@ def chat(model: ModelOpt = 'smollm2-135m', tools: ToolsOpt = None,
 
 
 @app.command()
+def convert(fmt: Annotated[str, typer.Argument(metavar='FORMAT', help='agent-flan | alpaca | openai | sharegpt')],
+            sources: Annotated[list[str], typer.Argument(metavar='SRC...', help='Files, or folders of '
+                                                         '*.jsonl/*.json/*.jsonl.gz (split name = file stem).')],
+            out: Annotated[str, typer.Option(help='Output folder.')],
+            splits: Annotated[Optional[str], typer.Option(help='Only these splits (comma-separated stems).')] = None,
+            val_ratio: Annotated[float, typer.Option(help='Fraction of rows for val.jsonl (stable by id).')] = 0.0,
+            seed: Annotated[int, typer.Option(help='Seed of the train/val split.')] = 0,
+            on_error: Annotated[str, typer.Option(help='skip: record bad rows in rejects.jsonl; fail: stop.')]
+            = 'skip',
+            format: Annotated[str, typer.Option('--format', help='jsonl, or hf to also write a datasets folder.')]
+            = 'jsonl') -> None:
+    """Convert tool-use and chat datasets into XTuner's conversation JSONL (nothing lost: every row is converted
+    or recorded as rejected with its reason)."""
+    from pathlib import Path
+    from agentlab.datasets_conv.convert import run_convert
+    run_convert(fmt, sources, Path(out), splits=[s for s in (splits or '').split(',') if s] or None,
+                val_ratio=val_ratio, seed=seed, on_error=on_error, out_format=format)
+
+
+@app.command()
+def synth(out: Annotated[str, typer.Option(help='Output folder.')],
+          rows: Annotated[int, typer.Option(help='Conversations to generate.')] = 5000,
+          seed: Annotated[int, typer.Option(help='Random seed (same seed, same bytes).')] = 0,
+          tools: Annotated[str, typer.Option(help='builtin | catalog | MODULE:CLASS or schema.json, '
+                                             'comma-separated.')] = 'builtin,catalog',
+          lang: Annotated[str, typer.Option(help='en | zh | both')] = 'en') -> None:
+    """Generate Agent-FLAN-format training conversations for a tool catalog, offline."""
+    from pathlib import Path
+    from agentlab.datasets_conv.synth import run_synth
+    run_synth(Path(out), rows=rows, seed=seed, tools=tools, lang=lang)
+
+
+@app.command()
 def perf(only: Annotated[Optional[str], typer.Option(help='Comma-separated benchmark names (default: all).')] = None,
          out: Annotated[Optional[str], typer.Option(help='Also write the results as JSON here.')] = None) -> None:
     """Run every performance benchmark side by side with its baseline; print one table of ratios."""

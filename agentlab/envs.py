@@ -331,19 +331,20 @@ def run_logged(cmd: Sequence[str], log: Callable[[str], None] | None = print, *,
                                 start_new_session=True)
     except OSError as exc:
         raise AgentlabError(f'cannot start {cmd[0]}: {exc.strerror}') from None
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip('\n')
-            tail.append(line)
-            if on_line:
-                on_line(line)
-            elif log:
-                log(f'  {prefix}| {line}' if prefix else line)
-        code = proc.wait()
-    except KeyboardInterrupt:
-        _kill_group(proc)
-        raise
+    with proc:   # closes the pipe on every path
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                line = line.rstrip('\n')
+                tail.append(line)
+                if on_line:
+                    on_line(line)
+                elif log:
+                    log(f'  {prefix}| {line}' if prefix else line)
+            code = proc.wait()
+        except KeyboardInterrupt:
+            _kill_group(proc)
+            raise
     text = '\n'.join(tail)
     if code != 0:
         reason = explain(text) or explain_failure(text) or last_error_line(text) or 'no output'

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from rich.console import Console
+from rich.markup import escape
 
 from agentlab.errors import AgentlabError
 
@@ -41,8 +42,10 @@ class Plan:
 
     @classmethod
     def default(cls, quick: bool) -> 'Plan':
-        if quick:   # measured: under 10 minutes on a 2-core CPU once environments and the model are set up
-            return cls(synth_rows=300, train_iters=16, max_length=512, eval_limit=3, bench_limit=5)
+        # --quick is sized by measurement on the 2-core CPU (README): 3 cases per suite and 16 iterations took
+        # 14.2 minutes, mostly generation (react:builtin is 4-5 turns a case); 2 cases and 10 iterations 11.5.
+        if quick:
+            return cls(synth_rows=300, train_iters=10, max_length=512, eval_limit=2, bench_limit=5)
         return cls(synth_rows=3000, train_iters=100, max_length=1024, eval_limit=20, bench_limit=20)
 
 
@@ -166,9 +169,10 @@ def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None
     demo = f'agentlab demo --model {MODEL} --compare {shlex.quote(str(merged))}'
     console.rule('result')
     for line in summary['headline']:
-        console.print(line, highlight=False)
-    console.print(f'report: {report_dir / "report.md"}\nsee both models side by side: [bold]{demo}[/]',
-                  highlight=False)
+        console.print(line, highlight=False, soft_wrap=True)
+    # soft_wrap: a path or command folded at the terminal's width cannot be copied and pasted.
+    console.print(f'report: {escape(str(report_dir / "report.md"))}\n'
+                  f'see both models side by side: [bold]{escape(demo)}[/]', highlight=False, soft_wrap=True)
     summary['demo_command'] = demo
     (out / 'summary.json').write_text(json.dumps(summary, indent=1))
     return summary

@@ -357,7 +357,7 @@ def run_train(preset: str | None, config: str | None, data: str, work_dir: Path,
     }
     if val_data:
         summary['validation_loss'] = validation_loss(Path(plan['base_model']), adapter, Path(val_data), cfg_path,
-                                                     work_dir)
+                                                     work_dir, threads)
     (work_dir / 'train_summary.json').write_text(json.dumps(summary, indent=1))
     log(f'done: {iters_done} iterations in {train_seconds:.0f}s, last loss {losses[-1][1] if losses else "?"}; '
         f'merged model: {merged}')
@@ -377,15 +377,15 @@ def _model_hash(folder: Path) -> str | None:
     return h.hexdigest()
 
 
-def validation_loss(base: Path, adapter: Path, val_data: Path, cfg_path: Path, work_dir: Path) -> dict:
+def validation_loss(base: Path, adapter: Path, val_data: Path, cfg_path: Path, work_dir: Path,
+                    threads: int | None = None) -> dict:
     """Mean per-token loss on held-out XTuner data, base model vs base + adapter, through XTuner's own encoding."""
     val_dir = work_dir / 'val'
     val_dir.mkdir(exist_ok=True)
     prepare_data([(val_data, 1.0)], val_dir / 'val.jsonl', None, 0)
-    cfg_text = cfg_path.read_text()
-    cfg_text = re.sub(r"^data_files = .*$", f"data_files = {[str(val_dir / 'val.jsonl')]!r}", cfg_text, flags=re.M)
-    cfg_text = re.sub(r"^pack_to_max_length = .*$", 'pack_to_max_length = False', cfg_text, flags=re.M)
-    (val_dir / 'config.py').write_text(cfg_text)
-    out = envs.run_in_env('train', [str(SCRIPTS / 'val_loss.py'), str(val_dir / 'config.py'), str(base),
-                                    str(adapter)], cwd=val_dir, log=None)
+    # The data file is swapped inside val_loss.py, on the parsed config: XTuner's train rewrites config.py in its own
+    # (yapf) layout, so editing the text line by line is not safe.
+    out = envs.run_in_env('train', [str(SCRIPTS / 'val_loss.py'), str(cfg_path), str(base), str(adapter),
+                                    str(val_dir / 'val.jsonl')], cwd=val_dir, log=None,
+                          extra_env={'OMP_NUM_THREADS': str(threads)} if threads else None)
     return _result_of(out)

@@ -1,7 +1,8 @@
 """Validation loss through XTuner's own encoding: mean loss per trained token, base model vs base + adapter.
-Runs in the train env.  usage: python val_loss.py CONFIG BASE_MODEL ADAPTER_DIR"""
+Runs in the train env.  usage: python val_loss.py CONFIG BASE_MODEL ADAPTER_DIR VAL_JSONL"""
 
 import json
+import os
 import sys
 
 import torch
@@ -10,9 +11,16 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM
 from xtuner.registry import BUILDER
 
-torch.set_num_threads(1)
+if os.environ.get('OMP_NUM_THREADS'):     # `agentlab train --threads N`; otherwise torch's default (all cores)
+    torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+if not hasattr(torch.cpu, 'is_bf16_supported'):   # see xtuner_run.py
+    torch.cpu.is_bf16_supported = lambda: False
 cfg = Config.fromfile(sys.argv[1])
-dataset = BUILDER.build(cfg.train_dataloader.dataset)
+dataset_cfg = cfg.train_dataloader.dataset
+dataset_cfg.dataset.data_files = [sys.argv[4]]
+dataset_cfg.pack_to_max_length = False      # one sample per conversation: a per-token mean over whole conversations
+dataset_cfg.shuffle_before_pack = False
+dataset = BUILDER.build(dataset_cfg)
 
 
 def mean_loss(model) -> float:

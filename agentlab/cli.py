@@ -333,7 +333,8 @@ def perf(only: Annotated[Optional[str], typer.Option(help='Comma-separated bench
 
 
 @app.command()
-def quickstart(quick: Annotated[bool, typer.Option(help='The small version (under 10 minutes once set up).')] = False,
+def quickstart(quick: Annotated[bool, typer.Option(help='The small version (about 11 minutes on 2 CPU cores '
+                                                          'once set up).')] = False,
                out: Annotated[str, typer.Option(help='Where every stage writes.')] = 'runs/quickstart',
                agent_flan: Annotated[Optional[str], typer.Option(help='Use the real Agent-FLAN data (a folder or '
                                                                  'files) instead of synth data.')] = None,

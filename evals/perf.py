@@ -145,7 +145,7 @@ def agent_flan_corpus(path, rows: int = AGENT_FLAN_ROWS, seed: int = 0) -> dict:
     return {'rows': rows, 'bytes': total_bytes, 'mix': counts}
 
 
-# Each approach runs in its own fresh interpreter, as a user would run it. The parent reads its peak RSS (os.wait4)
+# Each approach runs in its own fresh interpreter, as a user would run it. The child reports its peak RSS (VmHWM)
 # and its wall time from start to exit; the child also reports the time of the work itself (after start-up and
 # imports: `import datasets` alone takes seconds). The raw parse-and-dump uses the converter's JSON library (orjson)
 # and read buffer, so the ratio to it measures what conversion adds; the standard library's json runs once for
@@ -197,6 +197,16 @@ print(json.dumps({'rows': stats['rows_read'], 'converted': stats['converted'], '
 """
 
 
+# The child's own high-water mark, read by the child. Not the rusage maxrss of wait4: Linux carries the forking
+# parent's peak RSS into a child's maxrss across exec, so after `agentlab perf` has loaded a model every child would
+# report the parent's ~1 GiB. VmHWM belongs to the child's own address space.
+_PEAK_RSS_EPILOGUE = '''
+import sys as _sys
+_hwm = [line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:')][0]
+print('AGENTLAB_VMHWM_KIB', _hwm, file=_sys.stderr)
+'''
+
+
 def _measure(script: str, *args: str) -> dict:
     """Run ``script`` in a fresh interpreter; return its report: rows, work seconds, wall seconds, peak RSS (MiB),
     rows/s over the whole run and over the work alone."""
@@ -206,22 +216,21 @@ def _measure(script: str, *args: str) -> dict:
     import tempfile
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, '-c', script, *args], stdout=subprocess.PIPE, stderr=err,
-                                env=dict(os.environ, OMP_NUM_THREADS='1'))
+        proc = subprocess.Popen([sys.executable, '-c', script + _PEAK_RSS_EPILOGUE, *args], stdout=subprocess.PIPE,
+                                stderr=err, env=dict(os.environ, OMP_NUM_THREADS='1'))
         out = proc.stdout.read()
         proc.stdout.close()
-        # os.wait4 (not proc.wait) reaps the child and returns its own resource usage, peak RSS included.
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.wait()
         wall = time.perf_counter() - start
+        err.seek(0)
+        stderr = err.read().decode(errors='replace')
         if proc.returncode != 0:
-            err.seek(0)
-            raise RuntimeError(f'benchmark child failed ({proc.returncode}): '
-                               f'{err.read().decode(errors="replace")[-500:]}')
+            raise RuntimeError(f'benchmark child failed ({proc.returncode}): {stderr[-500:]}')
     report = json.loads(out.decode().strip().splitlines()[-1])
+    hwm_kib = int(stderr.rsplit('AGENTLAB_VMHWM_KIB ', 1)[1].split()[0])
     report['wall_s'] = round(wall, 2)
     report['seconds'] = round(report['seconds'], 2)
-    report['peak_rss_mib'] = round(usage.ru_maxrss / 1024, 1)        # Linux reports KiB
+    report['peak_rss_mib'] = round(hwm_kib / 1024, 1)
     report['rows_per_s'] = round(report['rows'] / wall, 1)
     report['work_rows_per_s'] = round(report['rows'] / report['seconds'], 1)
     return report

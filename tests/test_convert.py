@@ -930,3 +930,15 @@ def test_convert_benchmark_runs_on_a_small_corpus():
     assert all(d[k]['peak_rss_mib'] > 0 and d[k]['rows_per_s'] > 0 for k in ('converter', 'tutorial',
                                                                                 'raw_parse_dump'))
     assert 'convert' in perf.BENCHMARKS
+
+
+def test_benchmark_child_peak_rss_is_its_own_not_the_parents():
+    """`agentlab perf` loads a model before it runs the convert benchmark; Linux's rusage maxrss would carry that
+    parent's peak into every child. The child's own VmHWM must not see a 600 MiB parent."""
+    from agentlab.evals import perf
+    ballast = bytearray(600 * 2**20)
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    report = perf._measure('import json, time; t = time.perf_counter(); time.sleep(0.01); '
+                           'print(json.dumps({"rows": 1, "seconds": time.perf_counter() - t}))')
+    assert len(ballast) and 1 < report['peak_rss_mib'] < 200

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Protocol, Sequence
 
@@ -54,10 +54,23 @@ def cut_at_stop(text: str, stop: Iterable[str]) -> tuple[str, bool]:
     return text[:cut], cut != len(text)
 
 
+def row_configs(config: GenerationConfig, limits: Sequence[int] | None, n: int) -> list[GenerationConfig]:
+    """One config per row: ``config`` with each row's own max_new_tokens where ``limits`` gives them."""
+    if limits is None:
+        return [config] * n
+    if len(limits) != n:
+        raise ValueError(f'{len(limits)} token limits for {n} conversations')
+    return [replace(config, max_new_tokens=int(k)) for k in limits]
+
+
 class Backend(Protocol):
+    """``generate(batch, config, limits)``: one Generation per conversation. ``limits``, when given, is each row's
+    own max_new_tokens (at most config.max_new_tokens): an eval run batches the turns of suites whose token budgets
+    differ, and every row must end exactly where it would have ended alone."""
     name: str
 
-    def generate(self, batch: Sequence[Messages], config: GenerationConfig) -> list[Generation]: ...
+    def generate(self, batch: Sequence[Messages], config: GenerationConfig,
+                 limits: Sequence[int] | None = None) -> list[Generation]: ...
 
 
 # --- in-process transformers ----------------------------------------------------------------------------------
@@ -97,20 +110,27 @@ class TransformersBackend:
     def render(self, messages: Messages) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
-    def generate(self, batch: Sequence[Messages], config: GenerationConfig) -> list[Generation]:
+    def generate(self, batch: Sequence[Messages], config: GenerationConfig,
+                 limits: Sequence[int] | None = None) -> list[Generation]:
+        limits = [c.max_new_tokens for c in row_configs(config, limits, len(batch))]
         out: list[Generation] = []
         for i in range(0, len(batch), self.batch_size):
-            out += self._generate(batch[i:i + self.batch_size], config)
+            out += self._generate(batch[i:i + self.batch_size], config, limits[i:i + self.batch_size])
         return out
 
-    def _generate(self, batch: Sequence[Messages], config: GenerationConfig) -> list[Generation]:
+    def _generate(self, batch: Sequence[Messages], config: GenerationConfig, limits: list[int]) -> list[Generation]:
         import torch
         prompts = [self.render(m) for m in batch]
         enc = self.tokenizer(prompts, return_tensors='pt', padding=True, add_special_tokens=False).to(self.device)
-        kwargs = dict(max_new_tokens=config.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+        kwargs = dict(max_new_tokens=max(limits), pad_token_id=self.tokenizer.pad_token_id,
                       eos_token_id=self.tokenizer.eos_token_id)
+        criteria = []
         if config.stop:
-            kwargs['stopping_criteria'] = [self._stop_criteria(tuple(config.stop))]
+            criteria.append(self._stop_criteria(tuple(config.stop)))
+        if len(set(limits)) > 1:
+            criteria.append(_row_budget(enc['input_ids'].shape[1], limits, self.device))
+        if criteria:
+            kwargs['stopping_criteria'] = criteria
         if config.temperature > 0:
             if config.seed is not None:
                 torch.manual_seed(config.seed)
@@ -128,10 +148,31 @@ class TransformersBackend:
             hit_eos = len(new) < len(ids) or (ids and ids[-1] == self.tokenizer.eos_token_id)
             raw = self.tokenizer.decode(new, skip_special_tokens=True)
             text, stopped = cut_at_stop(raw, config.stop)
-            reason = 'stop_word' if stopped else ('stop' if hit_eos else 'length')
+            # a row that used its whole budget is 'length' even when rows beside it went on (it is padded after)
+            reason = 'stop_word' if stopped else ('length' if len(new) >= limits[row] else
+                                                  ('stop' if hit_eos else 'length'))
             results.append(Generation(text, int(enc['attention_mask'][row].sum()), len(new), seconds / len(batch),
                                       reason))
         return results
+
+
+def _row_budget(width: int, limits: Sequence[int], device):
+    """A stopping criterion that ends each row after its own number of new tokens.
+
+    HF's generate has one max_new_tokens per call; a criterion returning one flag per row makes generate mark that
+    row finished (it is padded from then on) while the others go on, so each row gets exactly the tokens it would
+    have got alone with its own limit."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class RowBudget(StoppingCriteria):
+        def __init__(self):
+            self.limits = torch.tensor(list(limits), device=device)
+
+        def __call__(self, input_ids, scores, **kwargs):
+            return (input_ids.shape[1] - width) >= self.limits
+
+    return RowBudget()
 
 
 # --- OpenAI-compatible endpoint -------------------------------------------------------------------------------
@@ -173,11 +214,13 @@ class OpenAIBackend:
         return Generation(text, getattr(usage, 'prompt_tokens', 0) or 0, getattr(usage, 'completion_tokens', 0) or 0,
                           time.perf_counter() - start, 'stop_word' if stopped else (choice.finish_reason or ''))
 
-    def generate(self, batch: Sequence[Messages], config: GenerationConfig) -> list[Generation]:
+    def generate(self, batch: Sequence[Messages], config: GenerationConfig,
+                 limits: Sequence[int] | None = None) -> list[Generation]:
+        configs = row_configs(config, limits, len(batch))
         if len(batch) == 1:
-            return [self._one(batch[0], config)]
+            return [self._one(batch[0], configs[0])]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(lambda m: self._one(m, config), batch))
+            return list(pool.map(self._one, batch, configs))
 
 
 # --- LMDeploy in-process pipeline (GPU) -----------------------------------------------------------------------
@@ -198,12 +241,15 @@ class LMDeployBackend:
         self.pipe = lmdeploy.pipeline(str(path), backend_config=lmdeploy.TurbomindEngineConfig(
             tp=tp, quant_policy=quant_policy))
 
-    def generate(self, batch: Sequence[Messages], config: GenerationConfig) -> list[Generation]:
+    def generate(self, batch: Sequence[Messages], config: GenerationConfig,
+                 limits: Sequence[int] | None = None) -> list[Generation]:
         import lmdeploy
-        gen = lmdeploy.GenerationConfig(max_new_tokens=config.max_new_tokens, temperature=config.temperature or 1e-6,
-                                        top_p=config.top_p, stop_words=list(config.stop), do_sample=config.temperature > 0)
+        # the pipeline takes one GenerationConfig per prompt
+        gens = [lmdeploy.GenerationConfig(max_new_tokens=c.max_new_tokens, temperature=c.temperature or 1e-6,
+                                          top_p=c.top_p, stop_words=list(c.stop), do_sample=c.temperature > 0)
+                for c in row_configs(config, limits, len(batch))]
         start = time.perf_counter()
-        outs = self.pipe(list(batch), gen_config=gen)
+        outs = self.pipe(list(batch), gen_config=gens)
         seconds = (time.perf_counter() - start) / max(1, len(batch))
         result = []
         for o in outs:
@@ -231,8 +277,9 @@ class ReplayBackend:
         self.prompts: list[Messages] = []
         self._lock = threading.Lock()
 
-    def generate(self, batch: Sequence[Messages], config: GenerationConfig) -> list[Generation]:
-        out = []
+    def generate(self, batch: Sequence[Messages], config: GenerationConfig,
+                 limits: Sequence[int] | None = None) -> list[Generation]:
+        out = []                        # recorded texts are returned whole: ``limits`` has nothing to cut
         with self._lock:
             for messages in batch:
                 self.prompts.append([dict(m) for m in messages])

@@ -274,44 +274,51 @@ def run_eval(model: str, suites: str | Sequence, limit: int | None = None, worke
     results.setdefault('suites', {})
     if backend is not None:
         get_backend()
-    timings = {}
     try:
+        todo: list[tuple] = []                    # (suite, case) still to run, over every suite
+        chosen_ids = {}
         for suite in suite_objs:
             chosen = select_cases(suite, limit)
-            todo = [c for c in chosen if (suite.name, c['id']) not in done]
-            if len(todo) < len(chosen):
-                log(f'{suite.name}: {len(chosen) - len(todo)} of {len(chosen)} cases already in {cases_path}, '
-                    f'running {len(todo)}')
-            todo.sort(key=suite.prompt_size)        # similar lengths share a batch: less padding
-            bar = _progress(len(todo), suite.name) if progress and todo else None
+            chosen_ids[suite.name] = {c['id'] for c in chosen}
+            left = [c for c in chosen if (suite.name, c['id']) not in done]
+            if len(left) < len(chosen):
+                log(f'{suite.name}: {len(chosen) - len(left)} of {len(chosen)} cases already in {cases_path}, '
+                    f'running {len(left)}')
+            todo += [(suite, c) for c in left]
+        # One scheduler for every suite: multi-turn episodes start first (their later turns then share batches with
+        # single-turn cases instead of running alone at the end), and similar prompt lengths share a batch.
+        turns = {s.name: int(s.settings().get('max_steps') or 1) for s in suite_objs}
+        todo.sort(key=lambda sc: (-turns[sc[0].name], sc[0].prompt_size(sc[1])))
+        bar = _progress(len(todo), ', '.join(s.name for s in suite_objs)) if progress and todo else None
+        left_per_suite = {s.name: sum(1 for t in todo if t[0] is s) for s in suite_objs}
 
-            def finished(case_id: str, record: dict, _suite=suite, _bar=bar) -> None:
-                row = {'suite': _suite.name, **record, 'id': case_id}
-                log_file.write(row)
-                if _bar is not None:
-                    _bar.update(1)
-
-            from agentlab.evals.episode import drive
-            jobs = ((c['id'], suite.episode(c)) for c in todo)
-            stats = drive(get_backend() if todo else None, suite.generation(), jobs, workers, finished)
+        def finished(key: tuple, record: dict) -> None:
+            suite_name, case_id = key
+            log_file.write({'suite': suite_name, **record, 'id': case_id})
             if bar is not None:
-                bar.close()
-            timings[suite.name] = stats
-            wanted = {c['id'] for c in chosen}
-            records = _latest(r for r in read_cases(cases_path) if r.get('suite') == suite.name
-                              and r.get('id') in wanted)
+                bar.update(1)
+
+        from agentlab.evals.episode import drive
+        jobs = (((suite.name, c['id']), suite.episode(c), suite.generation()) for suite, c in todo)
+        stats = drive(get_backend() if todo else None, None, jobs, workers, finished)
+        if bar is not None:
+            bar.close()
+        rows = read_cases(cases_path)
+        for suite in suite_objs:
+            records = _latest(r for r in rows if r.get('suite') == suite.name and r.get('id') in chosen_ids[suite.name])
             summary = suite_summary(suite, records, limit, len(suite.cases()), dtype)
-            summary['this_run'] = {'cases': len(todo), 'wall_seconds': round(stats['seconds'], 3),
-                                   'batches': stats['batches'], 'turns': stats['turns']}
+            summary['this_run'] = {'cases': left_per_suite[suite.name]}
             results['suites'][suite.name] = summary
-            results['seconds'] = round(time.time() - started, 2)
-            results['created'] = datetime.now(timezone.utc).isoformat(timespec='seconds')
-            _write_json(results_path, results)
             primary = summary['metrics'].get(summary['primary_metric'], {})
             log(f'{suite.name}: n={summary["n"]} {summary["primary_metric"]}={_pct(primary)} '
                 f'strict_parse={_pct(summary["metrics"]["strict_parse"])} '
                 f'tolerant_parse={_pct(summary["metrics"]["tolerant_parse"])}'
                 + (f' ({summary["tokens_per_s"]} tokens/s)' if summary['tokens_per_s'] else ''))
+        results['this_run'] = {'cases': len(todo), 'wall_seconds': round(stats['seconds'], 3),
+                               'batches': stats['batches'], 'turns': stats['turns']}
+        results['seconds'] = round(time.time() - started, 2)
+        results['created'] = datetime.now(timezone.utc).isoformat(timespec='seconds')
+        _write_json(results_path, results)
     finally:
         log_file.close()
     return results

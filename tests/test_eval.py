@@ -52,9 +52,11 @@ class ScriptBackend:
         self.fail_after = fail_after
         self.calls = 0
         self.batches: list[int] = []
+        self.limits: list = []
 
-    def generate(self, batch, config):
+    def generate(self, batch, config, limits=None):
         self.batches.append(len(batch))
+        self.limits.append(limits)
         out = []
         for messages in batch:
             if self.fail_after is not None and self.calls >= self.fail_after:
@@ -285,6 +287,22 @@ def test_results_contract(tmp_path):
         assert {'suite', 'id', 'raw_output', 'parsed_calls', 'verdict'} <= set(row)
         assert all(set(c) == {'name', 'arguments'} for c in row['parsed_calls'])
     assert max(backend.batches) == 4                          # batched: up to `workers` turns per call
+
+
+def test_suites_with_different_budgets_share_batches_and_score_as_alone(tmp_path):
+    """One scheduler for every suite: a 64-token suite's turns ride in the same backend calls as the 192-token
+    multi-turn suite's (each row with its own budget), and every suite scores exactly as when run alone."""
+    def suites():
+        return [BFCLSuite('simple_python', max_new_tokens=64), BFCLSuite('parallel')]
+    together = ScriptBackend(_script())
+    both = run_eval('scripted', suites(), limit=3, workers=6, out=tmp_path / 'both', backend=together,
+                    progress=False, log=lambda _m: None)
+    assert [64, 64, 64] == sorted(together.limits[0])[:3] and max(together.limits[0]) == 192
+    assert together.batches[0] == 6 and both['this_run']['batches'] == len(together.batches)
+    for suite in suites():
+        alone = run_eval('scripted', [suite], limit=3, workers=6, out=tmp_path / suite.category,
+                         backend=ScriptBackend(_script()), progress=False, log=lambda _m: None)
+        assert alone['suites'][suite.name]['metrics'] == both['suites'][suite.name]['metrics']
 
 
 def test_resume_after_interrupt_gives_the_same_results(tmp_path):

@@ -37,3 +37,21 @@ def test_lmdeploy_backend_refuses_without_it():
     with pytest.raises(AgentlabError, match='lmdeploy'):
         from agentlab.llms import LMDeployBackend
         LMDeployBackend('/nonexistent')
+
+
+@pytest.mark.slow
+def test_rows_of_one_batch_keep_their_own_token_budgets(embedded_model):
+    """Suites with different max_new_tokens share a batch: each row ends exactly where it would have ended alone."""
+    from agentlab.llms import TransformersBackend
+    backend = TransformersBackend(embedded_model, threads=1)
+    short = [{'role': 'user', 'content': 'Count from one to fifty in words.'}]
+    long = [{'role': 'user', 'content': 'Write a long story about a lighthouse keeper.'}]
+    config = GenerationConfig(max_new_tokens=20, stop=())
+    mixed = backend.generate([short, long], config, limits=[5, 20])
+    alone_short = backend.generate([short], GenerationConfig(max_new_tokens=5, stop=()))[0]
+    alone_long = backend.generate([long], GenerationConfig(max_new_tokens=20, stop=()))[0]
+    assert [g.completion_tokens for g in mixed] == [5, 20]
+    assert mixed[0].text == alone_short.text and mixed[1].text == alone_long.text
+    assert mixed[0].finish_reason == 'length'
+    with pytest.raises(ValueError, match='2 token limits for 1'):
+        backend.generate([short], config, limits=[5, 20])

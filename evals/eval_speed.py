@@ -10,6 +10,7 @@ little), so the share of identical outputs is reported too.
 
 from __future__ import annotations
 
+import json
 import time
 
 
@@ -53,9 +54,59 @@ def eval_throughput(cases: int = 24, workers: int = 16, model: str = 'smollm2-13
                         'threads': _threads()})
 
 
+def prefill_and_decode(cases: int = 16, batch_sizes: tuple[int, ...] = (1, 16, 64), decode_steps: int = 32,
+                       model: str = 'smollm2-135m') -> dict:
+    """Where eval time goes: reading a case's prompt (prefill) vs writing each new token (decode) at batch sizes.
+
+    Batching shares decode steps between rows but not prefill: every prompt's tokens still go through the model
+    once. So with P = prefill seconds per case, d_b = seconds per decode step at batch b and T new tokens per case,
+    batched eval can reach at most (P + T*d_1) / (P + T*d_b/b) times the one-at-a-time loop, and never more than
+    (P + T*d_1) / P however large the batch. Decode steps are timed after a short prompt. `python -m
+    agentlab.evals.eval_speed` prints these figures.
+    """
+    import torch
+    from agentlab.evals.bfcl_suite import BFCLSuite
+    from agentlab.llms import make_backend
+
+    suite = BFCLSuite('simple_python')
+    backend = make_backend(model)
+    tok, net = backend.tokenizer, backend.model
+    prompts = [backend.render(next(suite.episode(c))) for c in suite.cases()[:cases]]
+    encoded = [tok(p, return_tensors='pt', add_special_tokens=False) for p in prompts]
+    new_tokens = suite.generation().max_new_tokens
+    with torch.no_grad():
+        net(**encoded[0], logits_to_keep=1)                       # warm-up
+        start = time.perf_counter()
+        for enc in encoded:
+            net(**enc, logits_to_keep=1)                          # what generate() does first for a prompt
+        prefill = (time.perf_counter() - start) / cases
+        short = tok(['Write a long story about the sea.'], return_tensors='pt')
+        decode = {}
+        for b in batch_sizes:
+            enc = {k: v.repeat(b, 1) for k, v in short.items()}
+            timed = []
+            for steps in (1, decode_steps + 1):
+                start = time.perf_counter()
+                net.generate(**enc, max_new_tokens=steps, min_new_tokens=steps, do_sample=False,
+                             pad_token_id=tok.pad_token_id)
+                timed.append(time.perf_counter() - start)
+            decode[b] = (timed[1] - timed[0]) / decode_steps
+    alone = prefill + new_tokens * decode[min(batch_sizes)]
+    return {'model': model, 'threads': _threads(), 'cases': cases,
+            'mean_prompt_tokens': round(sum(e['input_ids'].shape[1] for e in encoded) / cases, 1),
+            'new_tokens_per_case': new_tokens, 'prefill_seconds_per_case': round(prefill, 3),
+            'decode_seconds_per_step': {b: round(d, 4) for b, d in decode.items()},
+            'best_ratio_at_batch': {b: round(alone / (prefill + new_tokens * d / b), 2) for b, d in decode.items()},
+            'ceiling_ratio': round(alone / prefill, 2)}
+
+
 def _threads() -> int | None:
     try:
         import torch
         return torch.get_num_threads()
     except ImportError:
         return None
+
+
+if __name__ == '__main__':
+    print(json.dumps(prefill_and_decode(), indent=1))

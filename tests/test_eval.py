@@ -581,3 +581,13 @@ def test_cli_errors_are_one_line(tmp_path):
     assert proc.returncode == 1 and 'unsupported BFCL category' in proc.stderr and 'Traceback' not in proc.stderr
     proc = run_cli('compare', str(tmp_path), '--out', str(tmp_path / 'c'), timeout=120)
     assert proc.returncode == 1 and 'at least two' in proc.stderr
+
+
+@pytest.mark.slow
+def test_prefill_and_decode_split_bounds_what_batching_can_buy(embedded_model):
+    from agentlab.evals.eval_speed import prefill_and_decode
+    split = prefill_and_decode(cases=2, batch_sizes=(1, 4), decode_steps=2)
+    assert split['mean_prompt_tokens'] > 100 and split['prefill_seconds_per_case'] > 0
+    assert set(split['decode_seconds_per_step']) == {1, 4}
+    assert split['best_ratio_at_batch'][1] == 1.0                      # batch 1 is the one-at-a-time loop
+    assert split['best_ratio_at_batch'][4] <= split['ceiling_ratio']   # prefill is never shared

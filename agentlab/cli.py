@@ -332,6 +332,11 @@ def perf(only: Annotated[Optional[str], typer.Option(help='Comma-separated bench
         Path(out).write_text(bench.to_json(results))
 
 
+from agentlab.quickstart import Plan as _QuickstartPlan  # light module: the help below quotes the real plan  # noqa: E402
+
+_FULL, _QUICK = _QuickstartPlan.default(quick=False), _QuickstartPlan.default(quick=True)
+
+
 @app.command()
 def quickstart(quick: Annotated[bool, typer.Option(help='The small version (about 11 minutes on 2 CPU cores '
                                                           'once set up).')] = False,
@@ -341,10 +346,14 @@ def quickstart(quick: Annotated[bool, typer.Option(help='The small version (abou
                splits: Annotated[Optional[str], typer.Option(help='With --agent-flan: only these splits.')] = None,
                with_bench: Annotated[bool, typer.Option(help='Also OpenCompass slices before/after.')] = False,
                eval_limit: Annotated[Optional[int], typer.Option(help='Cases per eval suite (0 = every case; '
-                                                                 'default: 20, or 3 with --quick).')] = None,
-               train_iters: Annotated[Optional[int], typer.Option(help='Training iterations (default: 100, '
-                                                                  'or 16 with --quick).')] = None,
-               synth_rows: Annotated[Optional[int], typer.Option(help='Synth conversations (default 3000).')] = None,
+                                                                 f'default: {_FULL.eval_limit}, or '
+                                                                 f'{_QUICK.eval_limit} with --quick).')] = None,
+               train_iters: Annotated[Optional[int], typer.Option(help='Training iterations (default: '
+                                                                  f'{_FULL.train_iters}, or {_QUICK.train_iters} '
+                                                                  'with --quick).')] = None,
+               synth_rows: Annotated[Optional[int], typer.Option(help='Synth conversations (default '
+                                                                   f'{_FULL.synth_rows}, or {_QUICK.synth_rows} '
+                                                                   'with --quick).')] = None,
                threads: Annotated[Optional[int], typer.Option(help='CPU threads for training.')] = None) -> None:
     """The main job on the embedded model: synth -> convert -> eval base -> train -> eval tuned -> compare."""
     from pathlib import Path

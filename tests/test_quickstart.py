@@ -7,7 +7,7 @@ import json
 import pytest
 from rich.console import Console
 
-from agentlab.quickstart import Stages, _key
+from agentlab.quickstart import Plan, Stages, _key
 
 from conftest import run_cli
 
@@ -42,6 +42,15 @@ def test_a_crashed_stage_is_not_recorded(tmp_path):
     ran = []
     Stages(tmp_path, Console(file=open(tmp_path / 'log.txt', 'w'))).run('train', 'k', lambda: ran.append(1))
     assert ran == [1]
+
+
+def test_help_states_the_plan_it_runs():
+    # the option help once said 3 cases and 16 iterations for --quick after the plan had become 2 and 10
+    shown = ' '.join(run_cli('quickstart', '--help', env={'COLUMNS': '400', 'TERMINAL_WIDTH': '400'}, timeout=120).stdout.split())
+    full, quick = Plan.default(quick=False), Plan.default(quick=True)
+    assert f'default: {full.eval_limit}, or {quick.eval_limit} with --quick' in shown
+    assert f'default: {full.train_iters}, or {quick.train_iters} with --quick' in shown
+    assert f'default {full.synth_rows}, or {quick.synth_rows} with --quick' in shown
 
 
 @pytest.mark.engines

@@ -374,7 +374,7 @@ def run_bench(model: str, datasets: str, limit: int | None, out: str | Path, max
     if spec.kind == 'endpoint':
         raise AgentlabError('bench runs OpenCompass on a local model folder; give a registered name or a folder')
     model_dir = spec.local_path()
-    out = Path(out)
+    out = Path(out).resolve()    # OpenCompass runs with cwd=out/opencompass: a relative path would not resolve there
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     cache = prepare_data(names, log)

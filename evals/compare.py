@@ -40,8 +40,19 @@ METRIC_FLAGS: dict[str, Flag] = {
     else None,
     'accuracy': _key('correct'),
 }
-# Metrics where a rise is bad (the report marks their changes accordingly).
-LOWER_IS_BETTER = {'hallucinated_tool', 'unparseable'}
+# Metrics where a rise is bad (the report marks their changes accordingly). called_a_tool only exists for
+# irrelevance suites, where no offered function fits: every call there is a wrong answer.
+LOWER_IS_BETTER = {'hallucinated_tool', 'unparseable', 'called_a_tool'}
+
+
+def change_mark(metric: str, delta: float | None, p_value: float | None) -> str:
+    """' (better)' / ' (worse)' for a change McNemar calls significant (p < 0.05), '' otherwise."""
+    if not delta or p_value is None or p_value >= 0.05:
+        return ''
+    worse = delta > 0 if metric in LOWER_IS_BETTER else delta < 0
+    return ' (worse)' if worse else ' (better)'
+
+
 CHART_METRICS = ('ast_accuracy', 'irrelevance_official', 'abstention_strict', 'task_success', 'exec_success',
                  'next_action_accuracy', 'accuracy', 'strict_parse', 'tool_name_accuracy')
 
@@ -199,10 +210,7 @@ def compare_runs(dirs: list[str | Path], out: str | Path) -> dict:
                 mdata['delta'].append(delta)
                 mdata['mcnemar'].append(test)
                 sign = '' if delta is None else ('+' if delta > 0 else '')
-                mark = ''
-                if delta and test and test['p_value'] < 0.05:
-                    worse = delta < 0 if metric not in LOWER_IS_BETTER else delta > 0
-                    mark = ' (worse)' if worse else ' (better)'
+                mark = change_mark(metric, delta, test['p_value'] if test else None)
                 extra += ['n/a' if delta is None else f'{sign}{100 * delta:.1f} pts{mark}',
                           _fmt_p(test['p_value']) + (f' (b={test["broken"]}, c={test["fixed"]})' if test else '')
                           if test else 'n/a']

@@ -505,6 +505,16 @@ def test_agentflan_next_action_accuracy(tmp_path):
 
 # --- compare ----------------------------------------------------------------------------------------------------
 
+def test_change_marks_know_which_way_is_better():
+    from agentlab.evals.compare import change_mark
+    assert change_mark('ast_accuracy', 0.3, 0.001) == ' (better)'
+    assert change_mark('ast_accuracy', -0.3, 0.001) == ' (worse)'
+    assert change_mark('ast_accuracy', 0.3, 0.2) == ''               # not significant: no verdict
+    # on irrelevance every call is wrong: more calls is worse (the report once called +90 pts of calls better)
+    assert change_mark('called_a_tool', 0.9, 0.001) == ' (worse)'
+    assert change_mark('hallucinated_tool', -0.2, 0.01) == ' (better)'
+
+
 def test_compare_report_with_deltas_pvalues_examples_and_warnings(tmp_path):
     from agentlab.evals.compare import compare_runs
     before = bfcl_script({'simple_python': 12}, wrong_every=2)      # half wrong

@@ -338,7 +338,7 @@ _FULL, _QUICK = _QuickstartPlan.default(quick=False), _QuickstartPlan.default(qu
 
 
 @app.command()
-def quickstart(quick: Annotated[bool, typer.Option(help='The small version (about 11 minutes on 2 CPU cores '
+def quickstart(quick: Annotated[bool, typer.Option(help='The small version (about 10 minutes on 2 CPU cores '
                                                           'once set up).')] = False,
                out: Annotated[str, typer.Option(help='Where every stage writes.')] = 'runs/quickstart',
                agent_flan: Annotated[Optional[str], typer.Option(help='Use the real Agent-FLAN data (a folder or '

@@ -43,7 +43,8 @@ class Plan:
     @classmethod
     def default(cls, quick: bool) -> 'Plan':
         # --quick is sized by measurement on the 2-core CPU (README): 3 cases per suite and 16 iterations took
-        # 14.2 minutes, mostly generation (react:builtin is 4-5 turns a case); 2 cases and 10 iterations 11.5.
+        # 14.2 minutes, mostly generation (react:builtin is 4-5 turns a case); 2 cases and 10 iterations 11.5, and 10.2
+        # once every suite shared one eval scheduler.
         if quick:
             return cls(synth_rows=300, train_iters=10, max_length=512, eval_limit=2, bench_limit=5)
         return cls(synth_rows=3000, train_iters=100, max_length=1024, eval_limit=20, bench_limit=20)

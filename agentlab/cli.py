@@ -332,7 +332,8 @@ def perf(only: Annotated[Optional[str], typer.Option(help='Comma-separated bench
         Path(out).write_text(bench.to_json(results))
 
 
-from agentlab.quickstart import Plan as _QuickstartPlan  # light module: the help below quotes the real plan  # noqa: E402
+# quickstart.py imports nothing heavy at module level: the help below quotes the plan it really runs
+from agentlab.quickstart import Plan as _QuickstartPlan  # noqa: E402
 
 _FULL, _QUICK = _QuickstartPlan.default(quick=False), _QuickstartPlan.default(quick=True)
 

@@ -46,7 +46,8 @@ def test_a_crashed_stage_is_not_recorded(tmp_path):
 
 def test_help_states_the_plan_it_runs():
     # the option help once said 3 cases and 16 iterations for --quick after the plan had become 2 and 10
-    shown = ' '.join(run_cli('quickstart', '--help', env={'COLUMNS': '400', 'TERMINAL_WIDTH': '400'}, timeout=120).stdout.split())
+    wide = {'COLUMNS': '400', 'TERMINAL_WIDTH': '400'}             # one line per option: no box characters inside
+    shown = ' '.join(run_cli('quickstart', '--help', env=wide, timeout=120).stdout.split())
     full, quick = Plan.default(quick=False), Plan.default(quick=True)
     assert f'default: {full.eval_limit}, or {quick.eval_limit} with --quick' in shown
     assert f'default: {full.train_iters}, or {quick.train_iters} with --quick' in shown

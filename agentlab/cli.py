@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from agentlab.errors import AgentlabError
+from agentlab.quickstart import Plan   # light at import time (no engine); quickstart's help quotes the real plan
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help='Teach open language models to call tools, and prove with numbers that they learned.')
@@ -16,6 +17,7 @@ models_app = typer.Typer(no_args_is_help=True, help='Registered models: list, pu
 app.add_typer(models_app, name='models')
 tools_app = typer.Typer(no_args_is_help=True, help='Tools: list them, call one.')
 app.add_typer(tools_app, name='tools')
+_FULL, _QUICK = Plan.default(quick=False), Plan.default(quick=True)
 
 ModelOpt = Annotated[str, typer.Option('--model', '-m', help='Registered name, local HF folder, or '
                                        'http(s)://HOST:PORT/v1#MODEL.')]
@@ -330,12 +332,6 @@ def perf(only: Annotated[Optional[str], typer.Option(help='Comma-separated bench
     if out:
         from pathlib import Path
         Path(out).write_text(bench.to_json(results))
-
-
-# quickstart.py imports nothing heavy at module level: the help below quotes the plan it really runs
-from agentlab.quickstart import Plan as _QuickstartPlan  # noqa: E402
-
-_FULL, _QUICK = _QuickstartPlan.default(quick=False), _QuickstartPlan.default(quick=True)
 
 
 @app.command()

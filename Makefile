@@ -5,8 +5,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.agentlab-core
-# Tests and the CLI use one thread per heavy process by default: two threads on a busy 2-core box collapse.
-export OMP_NUM_THREADS ?= 1
+# The tests use one thread per heavy process (unless OMP_NUM_THREADS says otherwise): the suite runs several at
+# once, and two threads each on a busy 2-core box collapse. `agentlab quickstart` shares the cores out itself.
+test: export OMP_NUM_THREADS ?= 1
 
 .PHONY: setup engines browser test quickstart doctor clean
 

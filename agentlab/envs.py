@@ -343,7 +343,7 @@ def run_logged(cmd: Sequence[str], log: Callable[[str], None] | None = print, *,
                     log(f'  {prefix}| {line}' if prefix else line)
             code = proc.wait()
         except KeyboardInterrupt:
-            _kill_group(proc)
+            stop_process_group(proc)
             raise
     text = '\n'.join(tail)
     if code != 0:
@@ -355,7 +355,9 @@ def run_logged(cmd: Sequence[str], log: Callable[[str], None] | None = print, *,
     return text
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def stop_process_group(proc: subprocess.Popen) -> None:
+    """Stop a child started with start_new_session=True and everything it started: SIGINT first (agentlab's own
+    commands then exit as after Ctrl-C, keeping what they finished), then SIGTERM, then SIGKILL."""
     import signal
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
         try:

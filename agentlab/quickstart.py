@@ -1,7 +1,11 @@
 """`agentlab quickstart`: the main job, from nothing to a tuned tool-calling model with a before/after report.
 
-setup -> pull smollm2-135m -> synth -> convert agent-flan -> eval base -> train -> eval tuned -> compare
-[-> bench slices before/after with --with-bench] -> the demo command that shows both models side by side.
+setup -> pull smollm2-135m -> synth -> convert agent-flan -> eval base (beside train) -> train -> eval tuned
+-> compare [-> bench slices before/after with --with-bench] -> the demo command that shows both models side by side.
+
+The base model's eval and training read nothing of each other, and each is fastest on one thread of this kind of
+CPU (generation at small batches and the LoRA step are both memory-bound), so the base eval runs as a child process
+beside training, each on its share of the cores: on 2 cores this takes the longer of the two instead of their sum.
 
 Every stage reuses its own command's function (nothing here re-implements a stage). Stages are content-addressed:
 a stage's key is a hash of its settings and of the keys of the stages it reads, recorded in OUT/stages.json when
@@ -14,9 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
+import subprocess
+import sys
+import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -44,9 +52,10 @@ class Plan:
     def default(cls, quick: bool) -> 'Plan':
         # --quick is sized by measurement on the 2-core CPU (README): 3 cases per suite and 16 iterations took
         # 14.2 minutes, mostly generation (react:builtin is 4-5 turns a case); 2 cases and 10 iterations 11.5, and 10.2
-        # once every suite shared one eval scheduler.
+        # once every suite shared one eval scheduler. With the base eval beside training, 10 iterations took 4.8
+        # minutes and 40 (the first size whose tuned model calls tools: simple_python 2/2) 6.1.
         if quick:
-            return cls(synth_rows=300, train_iters=10, max_length=512, eval_limit=2, bench_limit=5)
+            return cls(synth_rows=300, train_iters=40, max_length=512, eval_limit=3, bench_limit=5)
         return cls(synth_rows=3000, train_iters=100, max_length=1024, eval_limit=20, bench_limit=20)
 
 
@@ -63,20 +72,88 @@ class Stages:
         self.done = json.loads(self.path.read_text()) if self.path.is_file() else {}
         self.timings: dict[str, float] = {}
 
-    def run(self, name: str, key: str, fn: Callable[[], object]) -> str:
+    def up_to_date(self, name: str, key: str) -> bool:
         self.console.rule(name)
         if self.done.get(name, {}).get('key') == key:
             self.console.print(f'[green]up to date[/] (finished {self.done[name]["finished"]}; key {key})')
             self.timings[name] = 0.0
-            return key
-        start = time.perf_counter()
-        fn()
-        self.timings[name] = round(time.perf_counter() - start, 1)
+            return True
+        return False
+
+    def record(self, name: str, key: str, seconds: float) -> str:
+        self.timings[name] = round(seconds, 1)
         self.done[name] = {'key': key, 'seconds': self.timings[name], 'finished': time.strftime('%Y-%m-%d %H:%M:%S')}
         tmp = self.path.with_suffix('.tmp')
         tmp.write_text(json.dumps(self.done, indent=1))
         tmp.replace(self.path)   # recorded only once the stage really finished
         return key
+
+    def run(self, name: str, key: str, fn: Callable[[], object]) -> str:
+        if self.up_to_date(name, key):
+            return key
+        start = time.perf_counter()
+        fn()
+        return self.record(name, key, time.perf_counter() - start)
+
+    def start(self, name: str, key: str, argv: list[str], log: Path, env: dict[str, str],
+              progress: Callable[[], str] = lambda: '') -> 'BackgroundStage':
+        """Run an agentlab command as a child process while the next stages run; ``wait()`` records it."""
+        if self.up_to_date(name, key):
+            return BackgroundStage(self, name, key, None, log, progress)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.console.print(f'running in the background, beside the next stage; its log: {escape(str(log))}',
+                           highlight=False, soft_wrap=True)
+        with open(log, 'a', encoding='utf-8') as fh:
+            fh.write(f'$ {shlex.join(argv)}\n')
+            fh.flush()
+            # A session of its own: Ctrl-C reaches this process, which then stops the child (stop()) the way
+            # Ctrl-C would have, so the child keeps what it finished and a re-run resumes it.
+            proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                    start_new_session=True)
+        return BackgroundStage(self, name, key, proc, log, progress)
+
+
+@dataclass
+class BackgroundStage:
+    stages: Stages
+    name: str
+    key: str
+    proc: subprocess.Popen | None       # None: the stage was already up to date
+    log: Path
+    progress: Callable[[], str]
+    started: float = field(default_factory=time.perf_counter)
+    ended: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.proc is not None:       # the stage's own time, even when it ends long before wait() is called
+            threading.Thread(target=self._watch, args=(self.proc,), daemon=True).start()
+
+    def _watch(self, proc: subprocess.Popen) -> None:
+        proc.wait()
+        self.ended = time.perf_counter()
+
+    def wait(self) -> str:
+        if self.proc is None:
+            return self.key
+        if self.proc.poll() is None:
+            with self.stages.console.status(f'waiting for {self.name}') as status:
+                while self.proc.poll() is None:
+                    status.update(f'waiting for {self.name} {self.progress()}')
+                    time.sleep(2)
+        code = self.proc.wait()
+        self.proc = None
+        if code != 0:
+            tail = self.log.read_text(errors='replace').strip().splitlines()[-5:]
+            raise AgentlabError(f'{self.name} failed (exit {code}); the end of {self.log}:\n' + '\n'.join(tail))
+        seconds = (self.ended or time.perf_counter()) - self.started
+        self.stages.console.print(f'[green]finished[/] {self.name} ({seconds:.0f} s)')
+        return self.stages.record(self.name, self.key, seconds)
+
+    def stop(self) -> None:
+        """Stop the child if it still runs (another stage failed or was interrupted); it resumes on a re-run."""
+        if self.proc is not None and self.proc.poll() is None:
+            from agentlab.envs import stop_process_group
+            stop_process_group(self.proc)
 
 
 def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None, splits: str | None = None,
@@ -132,8 +209,14 @@ def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None
 
     from agentlab.evals.runner import run_eval
     base_dir, tuned_dir = out / 'eval-base', out / 'eval-tuned'
-    k_eval_base = stages.run('5. eval the base model', _key('eval', k_model, EVAL_SUITES, plan.eval_limit),
-                             lambda: run_eval(MODEL, EVAL_SUITES, limit=plan.eval_limit, out=base_dir))
+    eval_threads, train_threads = _share_cores(threads)
+    eval_argv = [sys.executable, '-m', 'agentlab', 'eval', '--model', MODEL, '--suite', EVAL_SUITES,
+                 '--out', str(base_dir)] + (['--limit', str(plan.eval_limit)] if plan.eval_limit else [])
+    # TQDM_MININTERVAL: the child's progress bar goes to a log file; one update a minute keeps it readable.
+    eval_env = {**os.environ, 'OMP_NUM_THREADS': str(eval_threads), 'TQDM_MININTERVAL': '60'}
+    base_eval = stages.start('5. eval the base model', _key('eval', k_model, EVAL_SUITES, plan.eval_limit),
+                             eval_argv, out / 'logs' / 'eval-base.log', eval_env,
+                             progress=lambda: f'({_lines(base_dir / "cases.jsonl")} cases finished)')
 
     from agentlab.train import run_train
     train_dir = out / 'tuned'
@@ -145,10 +228,14 @@ def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None
             train_dir.mkdir(parents=True, exist_ok=True)
             (train_dir / 'quickstart-key').write_text(k_train)
         run_train('smollm2-135m-lora-cpu', None, str(data_dir / 'train.jsonl'), train_dir, max_iters=plan.train_iters,
-                  max_length=plan.max_length, seed=plan.seed, resume=resumable, threads=threads,
+                  max_length=plan.max_length, seed=plan.seed, resume=resumable, threads=train_threads,
                   save_every=max(5, plan.train_iters // 6),
                   val_data=str(data_dir / 'val.jsonl') if (data_dir / 'val.jsonl').is_file() else None)
-    stages.run('6. train (XTuner LoRA, then pth_to_hf and merge)', k_train, train)
+    try:
+        stages.run('6. train (XTuner LoRA, then pth_to_hf and merge)', k_train, train)
+        k_eval_base = base_eval.wait()
+    finally:
+        base_eval.stop()
 
     merged = train_dir / 'merged'
     k_eval_tuned = stages.run('7. eval the tuned model', _key('eval', k_train, EVAL_SUITES, plan.eval_limit),
@@ -198,6 +285,26 @@ def _summarise(out: Path, base_dir: Path, tuned_dir: Path, train_dir: Path, plan
             'seconds_per_stage': stages.timings, 'train': {k: train_summary.get(k) for k in (
                 'iterations', 'wall_seconds', 'tokens_per_second', 'validation_loss', 'merged_dtype')},
             'out': str(out)}
+
+
+def _share_cores(train_threads: int | None) -> tuple[int, int | None]:
+    """Threads for the background base eval and for training while they run side by side.
+
+    OMP_NUM_THREADS, when set (the Makefile sets 1), is the user's word for every heavy process. Otherwise the
+    cores are split: training gets --threads (or half the cores, rounded up), the eval gets the rest, at least one."""
+    if os.environ.get('OMP_NUM_THREADS', '').isdigit():
+        return max(1, int(os.environ['OMP_NUM_THREADS'])), train_threads
+    cores = os.cpu_count() or 1
+    train = train_threads or max(1, cores - cores // 2)
+    return max(1, cores - train), train
+
+
+def _lines(path: Path) -> int:
+    try:
+        with open(path, 'rb') as fh:
+            return sum(1 for _ in fh)
+    except OSError:
+        return 0
 
 
 def _train_key(train_dir: Path) -> str | None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
 
 import pytest
 from rich.console import Console
 
-from agentlab.quickstart import Plan, Stages, _key
+from agentlab.errors import AgentlabError
+from agentlab.quickstart import Plan, Stages, _key, _share_cores
 
 from conftest import run_cli
 
@@ -42,6 +45,70 @@ def test_a_crashed_stage_is_not_recorded(tmp_path):
     ran = []
     Stages(tmp_path, Console(file=open(tmp_path / 'log.txt', 'w'))).run('train', 'k', lambda: ran.append(1))
     assert ran == [1]
+
+
+def _child(code: str) -> list[str]:
+    return [sys.executable, '-c', code]
+
+
+def test_a_background_stage_runs_beside_the_next_one_and_is_recorded_when_waited_for(tmp_path):
+    stages = Stages(tmp_path, Console(file=open(tmp_path / 'log.txt', 'w')))
+    flag = tmp_path / 'eval-done'
+    bg = stages.start('eval', 'k1', _child(f'import time; time.sleep(1.5); open({str(flag)!r}, "w").write("x")'),
+                      tmp_path / 'logs' / 'eval.log', env={})
+    stages.run('train', 't1', lambda: time.sleep(0.1))
+    assert not flag.exists() and 'eval' not in stages.done      # it really runs beside the foreground stage
+    time.sleep(4)                                                 # it ends well before anyone waits for it
+    assert bg.wait() == 'k1'
+    assert flag.exists()
+    assert json.loads((tmp_path / 'stages.json').read_text())['eval']['key'] == 'k1'
+    assert 1.5 <= stages.timings['eval'] < 3.5                   # its own time, not the time until wait()
+
+    # up to date: no process at all
+    again = Stages(tmp_path, Console(file=open(tmp_path / 'log.txt', 'w')))
+    assert again.start('eval', 'k1', _child('raise SystemExit(3)'), tmp_path / 'logs' / 'eval.log', env={}).proc \
+        is None
+
+
+def test_a_failed_background_stage_names_its_log_and_is_not_recorded(tmp_path):
+    stages = Stages(tmp_path, Console(file=open(tmp_path / 'log.txt', 'w')))
+    log = tmp_path / 'logs' / 'eval.log'
+    bg = stages.start('eval', 'k1', _child('import sys; print("no model here", file=sys.stderr); sys.exit(3)'),
+                      log, env={})
+    with pytest.raises(AgentlabError, match='(?s)eval failed \\(exit 3\\).*no model here') as err:
+        bg.wait()
+    assert str(log) in str(err.value)
+    assert not (tmp_path / 'stages.json').exists()
+
+
+def test_an_interrupted_foreground_stage_stops_the_background_one(tmp_path):
+    stages = Stages(tmp_path, Console(file=open(tmp_path / 'log.txt', 'w')))
+    bg = stages.start('eval', 'k1', _child('import time; time.sleep(60)'), tmp_path / 'eval.log', env={})
+
+    def crash():
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            stages.run('train', 't1', crash)
+            bg.wait()
+        finally:
+            bg.stop()
+    assert bg.proc.wait(timeout=10) != 0                          # stopped, not left running
+    assert not (tmp_path / 'stages.json').exists()
+
+
+def test_cores_are_shared_between_the_background_eval_and_training(monkeypatch):
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    monkeypatch.setattr('os.cpu_count', lambda: 2)
+    assert _share_cores(None) == (1, 1)
+    monkeypatch.setattr('os.cpu_count', lambda: 16)
+    assert _share_cores(None) == (8, 8)
+    assert _share_cores(12) == (4, 12)
+    monkeypatch.setattr('os.cpu_count', lambda: 1)
+    assert _share_cores(None) == (1, 1)
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')                     # the user's (the Makefile's) word wins
+    monkeypatch.setattr('os.cpu_count', lambda: 16)
+    assert _share_cores(None) == (1, None)
 
 
 def test_help_states_the_plan_it_runs():

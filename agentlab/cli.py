@@ -335,7 +335,7 @@ def perf(only: Annotated[Optional[str], typer.Option(help='Comma-separated bench
 
 
 @app.command()
-def quickstart(quick: Annotated[bool, typer.Option(help='The small version (about 10 minutes on 2 CPU cores '
+def quickstart(quick: Annotated[bool, typer.Option(help='The small version (about 7 minutes on 2 CPU cores '
                                                           'once set up).')] = False,
                out: Annotated[str, typer.Option(help='Where every stage writes.')] = 'runs/quickstart',
                agent_flan: Annotated[Optional[str], typer.Option(help='Use the real Agent-FLAN data (a folder or '
@@ -352,7 +352,7 @@ def quickstart(quick: Annotated[bool, typer.Option(help='The small version (abou
                                                                    f'{_FULL.synth_rows}, or {_QUICK.synth_rows} '
                                                                    'with --quick).')] = None,
                threads: Annotated[Optional[int], typer.Option(help='CPU threads for training.')] = None) -> None:
-    """The main job on the embedded model: synth -> convert -> eval base -> train -> eval tuned -> compare."""
+    """The main job on the embedded model: synth -> convert -> eval base beside train -> eval tuned -> compare."""
     from pathlib import Path
     from agentlab.quickstart import run_quickstart
     run_quickstart(Path(out), quick=quick, agent_flan=agent_flan, splits=splits, with_bench=with_bench,

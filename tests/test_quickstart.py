@@ -133,6 +133,7 @@ def test_quick_pipeline_end_to_end_then_rerun_is_all_up_to_date(tmp_path):
     assert all(r['n'] == 2 for r in summary['results'].values())
     assert summary['train']['iterations'] == 6
     assert (out / 'tuned' / 'merged' / 'config.json').is_file()
+    assert 'results:' in (out / 'logs' / 'eval-base.log').read_text()     # the base eval ran as its own process
     assert (out / 'report' / 'report.md').read_text().startswith('# agentlab compare')
     assert f"agentlab demo --model smollm2-135m --compare {out / 'tuned' / 'merged'}" in first.stdout
 

@@ -361,6 +361,8 @@ def quickstart(quick: Annotated[bool, typer.Option(help='The small version (abou
 
 
 def main(argv: Optional[list[str]] = None) -> None:
+    from agentlab.envs import install_stop_signals
+    install_stop_signals()      # SIGTERM stops like Ctrl-C: engine children stopped, finished work kept
     try:
         app(args=argv, prog_name='agentlab', standalone_mode=True)
     except AgentlabError as err:
@@ -369,6 +371,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     except KeyboardInterrupt:
         print('agentlab: interrupted', file=sys.stderr)
         sys.exit(130)
+    except SystemExit as stop:
+        if stop.code == 130:        # Typer turns KeyboardInterrupt into a silent exit 130
+            print('agentlab: interrupted', file=sys.stderr)
+        raise
 
 
 if __name__ == '__main__':

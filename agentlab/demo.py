@@ -359,7 +359,7 @@ def launch(app: DemoApp, host: str = '127.0.0.1', port: int = 7860, auth: str | 
 def wait_and_close(blocks) -> None:
     """Serve until Ctrl-C (or SIGTERM), then close the server."""
     import signal
-    from agentlab.serve import install_stop_signals
+    from agentlab.envs import install_stop_signals
     previous = install_stop_signals()
     try:
         while True:

@@ -355,6 +355,24 @@ def run_logged(cmd: Sequence[str], log: Callable[[str], None] | None = print, *,
     return text
 
 
+def install_stop_signals() -> dict:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt in the main thread (even when the shell started us with SIGINT
+    ignored, as it does for background jobs); returns the previous handlers.
+
+    Why SIGTERM too: Python's default for it ends the process at once, without running `finally`, and the engine
+    commands agentlab starts run in sessions of their own (so that one Ctrl-C does not hit them twice), so a plain
+    `kill` would leave XTuner or a background eval running as orphans. As KeyboardInterrupt it stops them and keeps
+    what they finished, exactly like Ctrl-C."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def _stop(_signum, _frame):
+        raise KeyboardInterrupt
+    return {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
 def stop_process_group(proc: subprocess.Popen) -> None:
     """Stop a child started with start_new_session=True and everything it started: SIGINT first (agentlab's own
     commands then exit as after Ctrl-C, keeping what they finished), then SIGTERM, then SIGKILL."""

@@ -350,17 +350,6 @@ def prepare_server(model: str, engine: str, options: ServeOptions) -> tuple[Serv
                          health_path='/v1/models'), info
 
 
-def install_stop_signals() -> dict:
-    """Ctrl-C and SIGTERM raise KeyboardInterrupt in the main thread (even when the shell started us with SIGINT
-    ignored, as it does for background jobs); returns the previous handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-
-    def _stop(_signum, _frame):
-        raise KeyboardInterrupt
-    return {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-
 def redact(cmd: Sequence[str], secret: str | None) -> str:
     return ' '.join('***' if secret and c == secret else c for c in cmd)
 
@@ -371,7 +360,8 @@ def run_serve(model: str, engine: str, options: ServeOptions, out=print) -> None
     out(f'starting {engine}: {redact(info.command, options.api_key)}')
     echo = lambda line: print(f'  {engine}| {line}', file=sys.stderr, flush=True)  # noqa: E731
     server.echo = echo
-    previous = install_stop_signals()
+    from agentlab import envs
+    previous = envs.install_stop_signals()
     try:
         started = time.monotonic()
         server.start()

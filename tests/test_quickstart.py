@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
+import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -95,6 +99,57 @@ def test_an_interrupted_foreground_stage_stops_the_background_one(tmp_path):
             bg.stop()
     assert bg.proc.wait(timeout=10) != 0                          # stopped, not left running
     assert not (tmp_path / 'stages.json').exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ('Z', 'X')          # a zombie has ended; only its exit status is left to collect
+
+
+def test_sigterm_stops_training_and_the_background_eval_like_ctrl_c(tmp_path):
+    # The engine children run in sessions of their own, so Python's default SIGTERM (exit at once, no `finally`)
+    # once left XTuner and the background eval running as orphans after `kill` of the quickstart process.
+    job = tmp_path / 'job.py'
+    job.write_text(textwrap.dedent(f"""
+        import os, sys
+        from pathlib import Path
+        from rich.console import Console
+        from agentlab.cli import main
+        from agentlab.envs import run_logged
+        from agentlab.quickstart import Stages
+        out = Path({str(tmp_path)!r})
+        def child(name):
+            return [sys.executable, '-c', f'import os, time; open({{name!r}}, "w").write(str(os.getpid())); '
+                    'time.sleep(120)']
+        import agentlab.cli as cli
+        @cli.app.command('fake-quickstart')
+        def fake() -> None:
+            stages = Stages(out, Console(file=open(out / 'console.txt', 'w')))
+            bg = stages.start('eval', 'k', child(str(out / 'eval.pid')), out / 'eval.log', env=dict(os.environ))
+            try:
+                stages.run('train', 't', lambda: run_logged(child(str(out / 'train.pid')), log=None))
+                bg.wait()
+            finally:
+                bg.stop()
+        main(['fake-quickstart'])
+    """))
+    proc = subprocess.Popen([sys.executable, str(job)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pidfiles = [tmp_path / 'eval.pid', tmp_path / 'train.pid']
+    deadline = time.time() + 60
+    while not all(p.is_file() and p.read_text() for p in pidfiles):
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()[0]
+        time.sleep(0.2)
+    pids = [int(p.read_text()) for p in pidfiles]
+    assert all(_alive(pid) for pid in pids)
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, output                       # as after Ctrl-C
+    assert 'agentlab: interrupted' in output
+    assert not any(_alive(pid) for pid in pids)                 # no orphans left running
+    assert not (tmp_path / 'stages.json').exists()              # nothing recorded as finished
 
 
 def test_cores_are_shared_between_the_background_eval_and_training(monkeypatch):

@@ -209,7 +209,7 @@ def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None
 
     from agentlab.evals.runner import run_eval
     base_dir, tuned_dir = out / 'eval-base', out / 'eval-tuned'
-    eval_threads, train_threads = _share_cores(threads)
+    eval_threads, shared_train_threads = _share_cores(threads)
     eval_argv = [sys.executable, '-m', 'agentlab', 'eval', '--model', MODEL, '--suite', EVAL_SUITES,
                  '--out', str(base_dir)] + (['--limit', str(plan.eval_limit)] if plan.eval_limit else [])
     # TQDM_MININTERVAL: the child's progress bar goes to a log file; one update a minute keeps it readable.
@@ -217,6 +217,8 @@ def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None
     base_eval = stages.start('5. eval the base model', _key('eval', k_model, EVAL_SUITES, plan.eval_limit),
                              eval_argv, out / 'logs' / 'eval-base.log', eval_env,
                              progress=lambda: f'({_lines(base_dir / "cases.jsonl")} cases finished)')
+    # The cores are shared only while the base eval really runs; with it up to date, training has them all.
+    train_threads = shared_train_threads if base_eval.proc is not None else threads
 
     from agentlab.train import run_train
     train_dir = out / 'tuned'

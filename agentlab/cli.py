@@ -368,13 +368,12 @@ def main(argv: Optional[list[str]] = None) -> None:
     except AgentlabError as err:
         print(f'agentlab: error: {err}', file=sys.stderr)
         sys.exit(err.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit) as stop:
+        # Typer turns a KeyboardInterrupt inside a command into a silent exit 130; say why either way
+        if isinstance(stop, SystemExit) and stop.code != 130:
+            raise
         print('agentlab: interrupted', file=sys.stderr)
         sys.exit(130)
-    except SystemExit as stop:
-        if stop.code == 130:        # Typer turns KeyboardInterrupt into a silent exit 130
-            print('agentlab: interrupted', file=sys.stderr)
-        raise
 
 
 if __name__ == '__main__':

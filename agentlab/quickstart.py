@@ -3,9 +3,8 @@
 setup -> pull smollm2-135m -> synth -> convert agent-flan -> eval base (beside train) -> train -> eval tuned
 -> compare [-> bench slices before/after with --with-bench] -> the demo command that shows both models side by side.
 
-The base model's eval and training read nothing of each other, and each is fastest on one thread of this kind of
-CPU (generation at small batches and the LoRA step are both memory-bound), so the base eval runs as a child process
-beside training, each on its share of the cores: on 2 cores this takes the longer of the two instead of their sum.
+The base model's eval and training read nothing of each other, so the base eval runs as a child process beside
+training, each on its share of the cores: on 2 cores this takes the longer of the two instead of their sum.
 
 Every stage reuses its own command's function (nothing here re-implements a stage). Stages are content-addressed:
 a stage's key is a hash of its settings and of the keys of the stages it reads, recorded in OUT/stages.json when
@@ -123,10 +122,12 @@ class BackgroundStage:
     progress: Callable[[], str]
     started: float = field(default_factory=time.perf_counter)
     ended: float | None = None
+    watcher: threading.Thread | None = None
 
     def __post_init__(self) -> None:
         if self.proc is not None:       # the stage's own time, even when it ends long before wait() is called
-            threading.Thread(target=self._watch, args=(self.proc,), daemon=True).start()
+            self.watcher = threading.Thread(target=self._watch, args=(self.proc,), daemon=True)
+            self.watcher.start()
 
     def _watch(self, proc: subprocess.Popen) -> None:
         proc.wait()
@@ -135,17 +136,17 @@ class BackgroundStage:
     def wait(self) -> str:
         if self.proc is None:
             return self.key
-        if self.proc.poll() is None:
+        if self.watcher.is_alive():
             with self.stages.console.status(f'waiting for {self.name}') as status:
-                while self.proc.poll() is None:
+                while self.watcher.is_alive():
                     status.update(f'waiting for {self.name} {self.progress()}')
-                    time.sleep(2)
-        code = self.proc.wait()
+                    self.watcher.join(2)
+        code = self.proc.returncode
         self.proc = None
         if code != 0:
             tail = self.log.read_text(errors='replace').strip().splitlines()[-5:]
             raise AgentlabError(f'{self.name} failed (exit {code}); the end of {self.log}:\n' + '\n'.join(tail))
-        seconds = (self.ended or time.perf_counter()) - self.started
+        seconds = self.ended - self.started
         self.stages.console.print(f'[green]finished[/] {self.name} ({seconds:.0f} s)')
         return self.stages.record(self.name, self.key, seconds)
 

@@ -249,12 +249,21 @@ def run_eval(model: str, suites: str | Sequence, limit: int | None = None, worke
         return b
 
     run_path = out / RUN
-    run_meta = {'model': model, 'suites': {s.name: _settings_key(s, dtype) for s in suite_objs}}
+    # The weights' hash, not only the model's name: a folder retrained in place (same path) must not resume cases
+    # its previous weights wrote.
+    info = model_info(model, backend)
+    run_meta = {'model': model, 'model_sha256': info['sha256'],
+                'suites': {s.name: _settings_key(s, dtype) for s in suite_objs}}
     if run_path.is_file():
         previous = json.loads(run_path.read_text())
         if previous.get('model') != model:
             raise AgentlabError(f'{out} holds a run of model {previous.get("model")!r}, not {model!r}; '
                                 'use another --out')
+        if 'model_sha256' in previous and previous['model_sha256'] != info['sha256']:
+            raise AgentlabError(f'{out} holds cases of other weights at {model} (sha256 '
+                                f'{str(previous.get("model_sha256"))[:12]}, now {str(info["sha256"])[:12]}): the model '
+                                'changed since; use another --out or delete that folder')
+        previous['model_sha256'] = info['sha256']
         for name, settings in run_meta['suites'].items():
             old = previous.get('suites', {}).get(name)
             if old is not None and old != settings:
@@ -269,7 +278,7 @@ def run_eval(model: str, suites: str | Sequence, limit: int | None = None, worke
     log_file = CaseLog(cases_path)
     results_path = out / RESULTS
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    results.update({'schema': SCHEMA, 'model': model_info(model, backend), 'versions': versions(), 'git': git_info(),
+    results.update({'schema': SCHEMA, 'model': info, 'versions': versions(), 'git': git_info(),
                     'command': ' '.join(sys.argv) if sys.argv and 'agentlab' in sys.argv[0] else None})
     results.setdefault('suites', {})
     if backend is not None:

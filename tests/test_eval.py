@@ -346,6 +346,22 @@ def test_resume_refuses_other_settings_or_model(tmp_path):
                  backend=ScriptBackend(_script()), progress=False, log=lambda _m: None)
 
 
+def test_resume_refuses_cases_of_other_weights_at_the_same_path(tmp_path):
+    """A model retrained in place keeps its path; its eval must not resume the cases the old weights wrote."""
+    model = tmp_path / 'merged'
+    model.mkdir()
+    (model / 'config.json').write_text('{}')
+    (model / 'model.safetensors').write_bytes(b'old weights')
+    out = tmp_path / 'eval'
+    first = run_eval(str(model), 'bfcl:simple_python', limit=2, workers=2, out=out, backend=ScriptBackend(_script()),
+                     progress=False, log=lambda _m: None)
+    assert json.loads((out / 'run.json').read_text())['model_sha256'] == first['model']['sha256']
+    (model / 'model.safetensors').write_bytes(b'new weights')
+    with pytest.raises(AgentlabError, match='other weights at .*merged.*the model changed since'):
+        run_eval(str(model), 'bfcl:simple_python', limit=2, workers=2, out=out, backend=ScriptBackend(_script()),
+                 progress=False, log=lambda _m: None)
+
+
 @pytest.mark.engines
 @pytest.mark.slow
 def test_per_case_verdicts_agree_with_bfcl_evaluate(tmp_path):

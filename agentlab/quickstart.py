@@ -19,13 +19,14 @@ import hashlib
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from rich.console import Console
 from rich.markup import escape
@@ -95,10 +96,14 @@ class Stages:
         return self.record(name, key, time.perf_counter() - start)
 
     def start(self, name: str, key: str, argv: list[str], log: Path, env: dict[str, str],
-              progress: Callable[[], str] = lambda: '') -> 'BackgroundStage':
-        """Run an agentlab command as a child process while the next stages run; ``wait()`` records it."""
+              progress: Callable[[], str] = lambda: '', before: Callable[[], object] = lambda: None
+              ) -> 'BackgroundStage':
+        """Run an agentlab command as a child process while the next stages run; ``wait()`` records it.
+
+        ``before`` runs first, only when the stage is not up to date."""
         if self.up_to_date(name, key):
             return BackgroundStage(self, name, key, None, log, progress)
+        before()
         log.parent.mkdir(parents=True, exist_ok=True)
         self.console.print(f'running in the background, beside the next stage; its log: {escape(str(log))}',
                            highlight=False, soft_wrap=True)
@@ -197,16 +202,21 @@ def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None
     else:
         from agentlab.datasets_conv.synth import run_synth
         synth_dir = out / 'synth'
-        k_source = stages.run('3. synth (training data for the built-in tools and the catalog)',
-                              _key('synth', plan.synth_rows, plan.seed),
-                              lambda: run_synth(synth_dir, rows=plan.synth_rows, seed=plan.seed))
+        stages.run('3. synth (training data for the built-in tools and the catalog)',
+                   _key('synth', plan.synth_rows, plan.seed, _data_code_hash()),
+                   lambda: run_synth(synth_dir, rows=plan.synth_rows, seed=plan.seed))
+        # Later stages are keyed by the data itself: a changed engine re-synthesises (seconds), and only data that
+        # really changed retrains.
+        k_source = _key('synth-output', _content_hash(sorted(synth_dir.glob('*.jsonl'))))
         sources = [str(synth_dir)]
 
     from agentlab.datasets_conv.convert import run_convert
-    k_data = stages.run('4. convert agent-flan -> XTuner conversations', _key('convert', k_source, plan.val_ratio),
-                        lambda: run_convert('agent-flan', sources, data_dir,
-                                            splits=[s for s in (splits or '').split(',') if s] or None,
-                                            val_ratio=plan.val_ratio, seed=plan.seed))
+    stages.run('4. convert agent-flan -> XTuner conversations',
+               _key('convert', k_source, plan.val_ratio, _data_code_hash()),
+               lambda: run_convert('agent-flan', sources, data_dir,
+                                   splits=[s for s in (splits or '').split(',') if s] or None,
+                                   val_ratio=plan.val_ratio, seed=plan.seed))
+    k_data = _key('data', _content_hash(p for p in (data_dir / 'train.jsonl', data_dir / 'val.jsonl') if p.is_file()))
 
     from agentlab.evals.runner import run_eval
     base_dir, tuned_dir = out / 'eval-base', out / 'eval-tuned'
@@ -217,20 +227,21 @@ def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None
     eval_env = {**os.environ, 'OMP_NUM_THREADS': str(eval_threads), 'TQDM_MININTERVAL': '60'}
     base_eval = stages.start('5. eval the base model', _key('eval', k_model, EVAL_SUITES, plan.eval_limit),
                              eval_argv, out / 'logs' / 'eval-base.log', eval_env,
-                             progress=lambda: f'({_lines(base_dir / "cases.jsonl")} cases finished)')
+                             progress=lambda: f'({_lines(base_dir / "cases.jsonl")} cases finished)',
+                             before=lambda: _resumable(base_dir, k_model))
     # The cores are shared only while the base eval really runs; with it up to date, training has them all.
     train_threads = shared_train_threads if base_eval.proc is not None else threads
 
-    from agentlab.train import run_train
+    from agentlab.train import PRESETS, run_train
     train_dir = out / 'tuned'
-    k_train = _key('train', k_model, k_data, plan.train_iters, plan.max_length, plan.seed)
+    preset = 'smollm2-135m-lora-cpu'
+    # The preset's text is part of the key: a changed recipe (packing, LoRA rank) retrains instead of reusing.
+    k_train = _key('train', k_model, k_data, plan.train_iters, plan.max_length, plan.seed,
+                   hashlib.sha256(PRESETS[preset].file.read_bytes()).hexdigest())
 
     def train() -> None:
-        resumable = _train_key(train_dir) == k_train and any((train_dir / 'xtuner').glob('iter_*.pth'))
-        if not resumable:
-            train_dir.mkdir(parents=True, exist_ok=True)
-            (train_dir / 'quickstart-key').write_text(k_train)
-        run_train('smollm2-135m-lora-cpu', None, str(data_dir / 'train.jsonl'), train_dir, max_iters=plan.train_iters,
+        resumable = _resumable(train_dir, k_train) and any((train_dir / 'xtuner').glob('iter_*.pth'))
+        run_train(preset, None, str(data_dir / 'train.jsonl'), train_dir, max_iters=plan.train_iters,
                   max_length=plan.max_length, seed=plan.seed, resume=resumable, threads=train_threads,
                   save_every=max(5, plan.train_iters // 6),
                   val_data=str(data_dir / 'val.jsonl') if (data_dir / 'val.jsonl').is_file() else None)
@@ -242,7 +253,8 @@ def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None
 
     merged = train_dir / 'merged'
     k_eval_tuned = stages.run('7. eval the tuned model', _key('eval', k_train, EVAL_SUITES, plan.eval_limit),
-                              lambda: run_eval(str(merged), EVAL_SUITES, limit=plan.eval_limit, out=tuned_dir))
+                              lambda: (_resumable(tuned_dir, k_train),
+                                       run_eval(str(merged), EVAL_SUITES, limit=plan.eval_limit, out=tuned_dir)))
 
     from agentlab.evals.compare import compare_runs
     report_dir = out / 'report'
@@ -253,7 +265,8 @@ def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None
         from agentlab.evals.bench import run_bench
         slices = 'arc_e,hellaswag'   # small multiple-choice slices: general ability kept (or not)
         stages.run('9. bench slices before / after (OpenCompass)', _key('bench', k_model, k_train, plan.bench_limit),
-                   lambda: (run_bench(MODEL, slices, plan.bench_limit, out / 'bench-base'),
+                   lambda: (_resumable(out / 'bench-tuned', k_train),
+                            run_bench(MODEL, slices, plan.bench_limit, out / 'bench-base'),
                             run_bench(str(merged), slices, plan.bench_limit, out / 'bench-tuned')))
 
     summary = _summarise(out, base_dir, tuned_dir, train_dir, plan, stages, time.perf_counter() - started, k_setup)
@@ -310,14 +323,40 @@ def _lines(path: Path) -> int:
         return 0
 
 
-def _train_key(train_dir: Path) -> str | None:
-    marker = train_dir / 'quickstart-key'
-    return marker.read_text().strip() if marker.is_file() else None
+def _resumable(folder: Path, key: str) -> bool:
+    """Whether FOLDER's (partial) work was made from the inputs KEY stands for, so a stage may resume it.
+
+    If not, the folder is emptied and marked with KEY: a retrained model writes to the same paths, and its eval must
+    not resume the cases its previous weights wrote."""
+    marker = folder / 'quickstart-key'
+    if marker.is_file() and marker.read_text().strip() == key:
+        return True
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    marker.write_text(key)
+    return False
 
 
 def _manifest_hash(model_path: Path) -> str:
     manifest = model_path / 'agentlab-model.json'
     return hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else ''
+
+
+def _content_hash(files: Iterable[Path]) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + b'\0' + hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _data_code_hash() -> str:
+    """The data engine's code and catalog, and the protocol that renders every turn: the synth and convert stages'
+    inputs besides their settings."""
+    from agentlab import datasets_conv, protocol
+    root = Path(datasets_conv.__file__).parent
+    files = sorted(p for p in root.rglob('*') if p.suffix in ('.py', '.json') and '__pycache__' not in p.parts)
+    return _content_hash(files + [Path(protocol.__file__)])
 
 
 def _tree_hash(path: Path) -> str:

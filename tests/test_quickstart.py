@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from agentlab.errors import AgentlabError
-from agentlab.quickstart import Plan, Stages, _key, _share_cores
+from agentlab.quickstart import Plan, Stages, _key, _resumable, _share_cores
 
 from conftest import run_cli
 
@@ -49,6 +49,17 @@ def test_a_crashed_stage_is_not_recorded(tmp_path):
     ran = []
     Stages(tmp_path, Console(file=open(tmp_path / 'log.txt', 'w'))).run('train', 'k', lambda: ran.append(1))
     assert ran == [1]
+
+
+def test_a_stage_folder_resumes_only_work_made_from_the_same_inputs(tmp_path):
+    """A retrained model lands at the same path: its eval folder must not resume the old model's cases."""
+    folder = tmp_path / 'eval-tuned'
+    assert _resumable(folder, 'k1') is False and folder.is_dir()       # new: made and marked
+    (folder / 'cases.jsonl').write_text('{"id": "simple_0"}\n')
+    assert _resumable(folder, 'k1') is True                              # same inputs: partial work kept
+    assert (folder / 'cases.jsonl').is_file()
+    assert _resumable(folder, 'k2') is False                             # other inputs: emptied, marked anew
+    assert list(folder.iterdir()) == [folder / 'quickstart-key'] and _resumable(folder, 'k2') is True
 
 
 def _child(code: str) -> list[str]:

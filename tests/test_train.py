@@ -103,12 +103,14 @@ def test_parity_failure_stops_the_launch():
 
 def test_all_presets_parse_and_qlora_is_refused_without_cuda(tmp_path, train_data, monkeypatch):
     script = ('import sys\nfrom mmengine.config import Config\n'
-              'for f in sys.argv[1:]:\n    c = Config.fromfile(f)\n    print(f, c.max_length, c.lr, c.lora_r)\n')
+              'for f in sys.argv[1:]:\n    c = Config.fromfile(f)\n'
+              '    print(f, c.max_length, c.lr, c.lora_r, c.pack_to_max_length)\n')
     (tmp_path / 'parse.py').write_text(script)
     files = [str(p.file) for p in train.PRESETS.values()]
     out = envs.run_in_env('train', [str(tmp_path / 'parse.py'), *files], log=None)
-    assert 'llama3-8b-instruct-qlora-agentflan.py 4096 0.0002 64' in out
-    assert 'internlm2_5-7b-chat-qlora-agentflan.py 4096 0.0002 64' in out
+    assert 'llama3-8b-instruct-qlora-agentflan.py 4096 0.0002 64 True' in out
+    assert 'internlm2_5-7b-chat-qlora-agentflan.py 4096 0.0002 64 True' in out
+    assert 'smollm2-135m-lora-cpu.py 1024 0.0005 16 True' in out
     monkeypatch.setattr(envs, 'cuda_available', lambda: False)
     with pytest.raises(AgentlabError, match='needs a CUDA GPU.*--preset smollm2-135m-lora-cpu'):
         train.run_train('llama3-8b-instruct-qlora-agentflan', None, str(train_data), tmp_path / 'w')

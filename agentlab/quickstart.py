@@ -267,8 +267,7 @@ def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None
         from agentlab.evals.bench import run_bench
         slices = 'arc_e,hellaswag'   # small multiple-choice slices: general ability kept (or not)
         stages.run('9. bench slices before / after (OpenCompass)', _key('bench', k_model, k_train, plan.bench_limit),
-                   lambda: (_resumable(out / 'bench-tuned', k_train),
-                            run_bench(MODEL, slices, plan.bench_limit, out / 'bench-base'),
+                   lambda: (run_bench(MODEL, slices, plan.bench_limit, out / 'bench-base'),
                             run_bench(str(merged), slices, plan.bench_limit, out / 'bench-tuned')))
 
     summary = _summarise(out, base_dir, tuned_dir, train_dir, plan, stages, time.perf_counter() - started, k_setup)

@@ -193,6 +193,7 @@ def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None
                          lambda: console.print(f'[green]ok[/] {MODEL}: {model_path}'))
 
     data_dir = out / 'data'
+    k_data_code = _data_code_hash()     # synth's and convert's code: hashed once, read by both stage keys
     if agent_flan:
         source = Path(agent_flan)
         if not source.exists():
@@ -205,7 +206,7 @@ def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None
         from agentlab.datasets_conv.synth import run_synth
         synth_dir = out / 'synth'
         stages.run('3. synth (training data for the built-in tools and the catalog)',
-                   _key('synth', plan.synth_rows, plan.seed, _data_code_hash()),
+                   _key('synth', plan.synth_rows, plan.seed, k_data_code),
                    lambda: run_synth(synth_dir, rows=plan.synth_rows, seed=plan.seed))
         # Later stages are keyed by the data itself: a changed engine re-synthesises (seconds), and only data that
         # really changed retrains.
@@ -214,7 +215,7 @@ def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None
 
     from agentlab.datasets_conv.convert import run_convert
     stages.run('4. convert agent-flan -> XTuner conversations',
-               _key('convert', k_source, plan.val_ratio, _data_code_hash()),
+               _key('convert', k_source, plan.val_ratio, k_data_code),
                lambda: run_convert('agent-flan', sources, data_dir,
                                    splits=[s for s in (splits or '').split(',') if s] or None,
                                    val_ratio=plan.val_ratio, seed=plan.seed))
@@ -254,9 +255,12 @@ def run_quickstart(out: Path, quick: bool = False, agent_flan: str | None = None
         base_eval.stop()
 
     merged = train_dir / 'merged'
+
+    def eval_tuned() -> None:
+        _resumable(tuned_dir, k_train)      # cases of an earlier training's weights are not resumed
+        run_eval(str(merged), EVAL_SUITES, limit=plan.eval_limit, out=tuned_dir)
     k_eval_tuned = stages.run('7. eval the tuned model', _key('eval', k_train, EVAL_SUITES, plan.eval_limit),
-                              lambda: (_resumable(tuned_dir, k_train),
-                                       run_eval(str(merged), EVAL_SUITES, limit=plan.eval_limit, out=tuned_dir)))
+                              eval_tuned)
 
     from agentlab.evals.compare import compare_runs
     report_dir = out / 'report'

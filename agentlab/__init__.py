@@ -5,8 +5,8 @@ __version__ = '0.1.0'
 
 def __getattr__(name):
     # The public Python API, imported lazily so `import agentlab` (and the CLI's --help) stays fast.
-    if name in ('Agent', 'Trace', 'TraceStep'):
-        from agentlab import agent
+    if name in ('Agent', 'Trace', 'TraceStep', 'Step'):
+        from agentlab.runtime import agent
         return getattr(agent, name)
     if name == 'ToolBox':
         from agentlab.tools import ToolBox

@@ -1,3 +1,3 @@
-from agentlab.cli import main
+from agentlab.app.cli import main
 
 main()

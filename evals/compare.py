@@ -40,16 +40,15 @@ METRIC_FLAGS: dict[str, Flag] = {
     else None,
     'accuracy': _key('correct'),
 }
-# Metrics where a rise is bad (the report marks their changes accordingly). called_a_tool only exists for
-# irrelevance suites, where no offered function fits: every call there is a wrong answer.
-LOWER_IS_BETTER = {'hallucinated_tool', 'unparseable', 'called_a_tool'}
 
 
-def change_mark(metric: str, delta: float | None, p_value: float | None) -> str:
-    """' (better)' / ' (worse)' for a change McNemar calls significant (p < 0.05), '' otherwise."""
+def change_mark(higher_is_better: bool, delta: float | None, p_value: float | None) -> str:
+    """' (better)' / ' (worse)' for a change McNemar calls significant (p < 0.05), '' otherwise. Which way is better
+    is the metric's own declaration in results.json (the suite that defines a metric says; e.g. a call on an
+    irrelevance case is a wrong answer, so more of ``called_a_tool`` is worse)."""
     if not delta or p_value is None or p_value >= 0.05:
         return ''
-    worse = delta > 0 if metric in LOWER_IS_BETTER else delta < 0
+    worse = delta < 0 if higher_is_better else delta > 0
     return ' (worse)' if worse else ' (better)'
 
 
@@ -74,7 +73,7 @@ def load_run(path: str | Path) -> Run:
     """One run: a folder from `agentlab eval` or `agentlab bench`, or several joined with '+' (e.g.
     runs/base+runs/bench-base), whose suites are put together so tool-call and general-ability numbers sit side by
     side."""
-    from agentlab.evals.runner import read_cases
+    from agentlab.evals.results import read_cases
     parts = [Path(p) for p in str(path).split('+') if p]
     results: dict = {}
     cases: dict[str, dict[str, dict]] = {}
@@ -210,7 +209,8 @@ def compare_runs(dirs: list[str | Path], out: str | Path) -> dict:
                 mdata['delta'].append(delta)
                 mdata['mcnemar'].append(test)
                 sign = '' if delta is None else ('+' if delta > 0 else '')
-                mark = change_mark(metric, delta, test['p_value'] if test else None)
+                direction = next((v.get('higher_is_better', True) for v in vals if v), True)
+                mark = change_mark(direction, delta, test['p_value'] if test else None)
                 extra += ['n/a' if delta is None else f'{sign}{100 * delta:.1f} pts{mark}',
                           _fmt_p(test['p_value']) + (f' (b={test["broken"]}, c={test["fixed"]})' if test else '')
                           if test else 'n/a']

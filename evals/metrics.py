@@ -27,17 +27,18 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float] | None:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def rate(k: int, n: int) -> dict:
-    """A rate as results.json stores it: value, k, n and its 95% Wilson interval (value and interval null at n=0)."""
+def rate(k: int, n: int, higher_is_better: bool = True) -> dict:
+    """A rate as results.json stores it: value, k, n, its 95% Wilson interval (value and interval null at n=0), and
+    which way is better (declared by the suite that defines the metric; `compare` marks changes by it)."""
     ci = wilson(k, n)
     return {'value': (k / n) if n else None, 'k': int(k), 'n': int(n),
-            'ci95': [round(ci[0], 6), round(ci[1], 6)] if ci else None}
+            'ci95': [round(ci[0], 6), round(ci[1], 6)] if ci else None, 'higher_is_better': higher_is_better}
 
 
-def rate_of(flags: Iterable[bool | None]) -> dict:
+def rate_of(flags: Iterable[bool | None], higher_is_better: bool = True) -> dict:
     """The rate of True among the non-None flags (None = not applicable to that case)."""
     values = [bool(f) for f in flags if f is not None]
-    return rate(sum(values), len(values))
+    return rate(sum(values), len(values), higher_is_better)
 
 
 def mcnemar_exact(before: Sequence[bool], after: Sequence[bool]) -> dict:

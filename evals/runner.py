@@ -3,149 +3,40 @@
     from agentlab.evals.runner import run_eval
     results = run_eval('smollm2-135m', 'bfcl:simple_python,react:builtin', limit=20, workers=8, out='runs/base')
 
-* Suites: `bfcl:CATEGORY`, `react:builtin` (or `react:FILE.jsonl`), `agentflan:FILE.jsonl`.
-* cases.jsonl gets one line per finished case, appended (and flushed to disk) as it finishes: suite, id, the raw
-  model output, the parsed calls as [{"name", "arguments"}], the verdict, and per-step detail.
+* Suites: `bfcl:CATEGORY`, `react:builtin` (or `react:FILE.jsonl`), `agentflan:FILE.jsonl`, resolved through the
+  registry in agentlab.evals.suite.
+* One scheduler for every suite (agentlab.runtime.batch.drive): each case is a ReAct episode; up to ``workers`` are
+  in flight and their pending turns go to the backend as one batch.
 * Resumable: a re-run with the same --out skips the cases already in cases.jsonl (a line torn by a crash is
-  dropped) and ends with the same results.json as an uninterrupted run. A re-run with another model or other
-  generation settings is refused rather than mixed in.
-* results.json (shared/DESIGN.md): per suite n, every rate with its 95% Wilson interval, mean steps, generation
-  tokens/s, the generation settings and dtype, data hashes; plus versions, git SHA and the model's hash.
+  dropped) and ends with the same results.json as an uninterrupted run. A re-run with another model, other weights
+  at the same path or other generation settings is refused rather than mixed in.
+* What is written: agentlab.evals.results and docs/results-schema.md.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import platform
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from agentlab.errors import AgentlabError
+from agentlab.evals.results import (CASES, RESULTS, RUN, SCHEMA, CaseLog, latest, pct, read_cases,
+                                    suite_summary)
+from agentlab.evals.suite import Suite, parse_suites
+from agentlab.provenance import git_info, model_hash, versions, write_json_atomic
 
-SCHEMA = 'agentlab.eval/1'
-CASES = 'cases.jsonl'
-RESULTS = 'results.json'
-RUN = 'run.json'
 DEFAULT_WORKERS = 8
 
 
-# --- suites ---------------------------------------------------------------------------------------------------
-
-def parse_suites(spec: str | Sequence[str], parse_mode: str = 'tolerant') -> list:
-    """Suite objects for `bfcl:CAT,react:builtin,agentflan:FILE`."""
-    items = [s.strip() for s in (spec.split(',') if isinstance(spec, str) else spec) if s and s.strip()]
-    if not items:
-        raise AgentlabError('no suite given; e.g. --suite bfcl:simple_python,react:builtin')
-    suites = []
-    for item in items:
-        kind, _, arg = item.partition(':')
-        if kind == 'bfcl' and arg:
-            from agentlab.evals.bfcl_suite import BFCLSuite
-            suites.append(BFCLSuite(arg, parse_mode=parse_mode))
-        elif kind == 'react' and arg:
-            from agentlab.evals.react_tasks import ReactSuite
-            suites.append(ReactSuite(arg, parse_mode=parse_mode))
-        elif kind == 'agentflan' and arg:
-            from agentlab.evals.agentflan_suite import AgentFlanSuite
-            suites.append(AgentFlanSuite(arg, parse_mode=parse_mode))
-        else:
-            raise AgentlabError(f'unknown suite {item!r}; use bfcl:CATEGORY, react:builtin or agentflan:FILE')
-    names = [s.name for s in suites]
-    if len(set(names)) != len(names):
-        raise AgentlabError(f'a suite is named twice: {", ".join(names)}')
-    return suites
-
-
-def select_cases(suite, limit: int | None) -> list[dict]:
+def select_cases(suite: Suite, limit: int | None) -> list[dict]:
     cases = suite.cases()
     return list(cases[:limit]) if limit else list(cases)
 
 
-# --- cases.jsonl ----------------------------------------------------------------------------------------------
-
-def read_cases(path: Path) -> list[dict]:
-    """Every complete line of cases.jsonl (a torn last line, left by a crash mid-write, is ignored)."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding='utf-8').splitlines():
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
-
-
-class CaseLog:
-    """Appends finished cases to cases.jsonl, one flushed and fsynced line each."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_file():
-            data = path.read_bytes()
-            if data and not data.endswith(b'\n'):      # a torn line from an interrupted write: drop it
-                cut = data.rfind(b'\n') + 1
-                with open(path, 'r+b') as fh:
-                    fh.truncate(cut)
-        self.fh = open(path, 'a', encoding='utf-8')
-
-    def write(self, record: dict) -> None:
-        self.fh.write(json.dumps(record, ensure_ascii=False) + '\n')
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-
-    def close(self) -> None:
-        self.fh.close()
-
-
 # --- provenance -----------------------------------------------------------------------------------------------
-
-def git_info() -> dict:
-    repo = Path(__file__).resolve().parent.parent
-    try:
-        sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=repo, capture_output=True, text=True, timeout=10)
-        if sha.returncode != 0:
-            return {'sha': None, 'dirty': None}
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'], cwd=repo,
-                               capture_output=True, text=True, timeout=10)
-        return {'sha': sha.stdout.strip(), 'dirty': bool(dirty.stdout.strip())}
-    except (OSError, subprocess.TimeoutExpired):
-        return {'sha': None, 'dirty': None}
-
-
-def versions() -> dict:
-    from importlib import metadata
-    out = {'python': platform.python_version()}
-    for dist in ('agentlab', 'torch', 'transformers', 'lagent', 'bfcl-eval', 'openai'):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = None
-    return out
-
-
-def model_hash(folder: Path) -> str:
-    """sha256 over a model folder's files (names and contents), so two runs can prove they used the same weights."""
-    h = hashlib.sha256()
-    for f in sorted(p for p in folder.rglob('*') if p.is_file()):
-        rel = f.relative_to(folder).as_posix()
-        if rel.startswith('.') or '/.' in rel:
-            continue
-        h.update(rel.encode() + b'\0')
-        with open(f, 'rb') as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b''):
-                h.update(chunk)
-    return h.hexdigest()
-
 
 def model_info(model: str, backend) -> dict:
     from agentlab.models import parse_model_spec
@@ -155,7 +46,7 @@ def model_info(model: str, backend) -> dict:
         return {'spec': model, 'kind': 'custom', 'label': getattr(backend, 'name', model), 'sha256': None}
     info = {'spec': model, 'kind': spec.kind, 'label': spec.label, 'sha256': None}
     if spec.kind != 'endpoint':
-        path = spec.local_path(pull=False)
+        path = spec.local_path(fetch=False)
         info['path'] = str(path)
         if path.is_dir():
             info['sha256'] = model_hash(path)
@@ -178,29 +69,7 @@ def backend_info(backend, workers: int) -> dict:
     return info
 
 
-# --- metrics --------------------------------------------------------------------------------------------------
-
-def suite_summary(suite, records: list[dict], limit: int | None, n_available: int, dtype: Any) -> dict:
-    n = len(records)
-    tokens = sum(r.get('completion_tokens', 0) for r in records)
-    gen_s = sum(r.get('generation_seconds', 0.0) for r in records)
-    ids = sorted(r['id'] for r in records)
-    settings = dict(suite.settings())
-    settings['dtype'] = dtype
-    return {
-        'kind': suite.kind, 'n': n, 'n_available': n_available, 'limit': limit,
-        'primary_metric': suite.primary_metric,
-        'metrics': suite.metrics(records),
-        'mean_steps': round(sum(r.get('steps', 0) for r in records) / n, 4) if n else None,
-        'completion_tokens': tokens,
-        'generation_seconds': round(gen_s, 3),
-        'tokens_per_s': round(tokens / gen_s, 3) if gen_s else None,
-        'cases_per_s': round(n / gen_s, 5) if gen_s else None,
-        'settings': settings,
-        'data': suite.data_info(),
-        'case_ids_sha256': hashlib.sha256('\n'.join(ids).encode()).hexdigest(),
-    }
-
+# --- the run --------------------------------------------------------------------------------------------------
 
 def _settings_key(suite, dtype) -> dict:
     s = dict(suite.settings())
@@ -208,7 +77,6 @@ def _settings_key(suite, dtype) -> dict:
     return s
 
 
-# --- the run --------------------------------------------------------------------------------------------------
 
 def run_eval(model: str, suites: str | Sequence, limit: int | None = None, workers: int = DEFAULT_WORKERS,
              out: str | Path = 'runs/eval', backend=None, parse_mode: str = 'tolerant',
@@ -225,7 +93,7 @@ def run_eval(model: str, suites: str | Sequence, limit: int | None = None, worke
     started = time.time()
     opts = None
     if backend is None:
-        from agentlab.llms import BackendOptions
+        from agentlab.runtime.backends import BackendOptions
         from agentlab.models import parse_model_spec
         opts = backend_options or BackendOptions()
         opts.batch_size = max(opts.batch_size, workers)
@@ -238,7 +106,7 @@ def run_eval(model: str, suites: str | Sequence, limit: int | None = None, worke
     def get_backend():
         """The model is loaded only when some case still needs a turn (a finished run re-reports at once)."""
         if holder['backend'] is None:
-            from agentlab.llms import make_backend
+            from agentlab.runtime.backends import make_backend
             holder['backend'] = make_backend(model, opts)
         b = holder['backend']
         if hasattr(b, 'batch_size'):        # one batched call carries up to `workers` turns
@@ -307,56 +175,35 @@ def run_eval(model: str, suites: str | Sequence, limit: int | None = None, worke
             if bar is not None:
                 bar.update(1)
 
-        from agentlab.evals.episode import drive
+        from agentlab.runtime.batch import drive
         jobs = (((suite.name, c['id']), suite.episode(c), suite.generation()) for suite, c in todo)
         stats = drive(get_backend() if todo else None, None, jobs, workers, finished)
         if bar is not None:
             bar.close()
         rows = read_cases(cases_path)
         for suite in suite_objs:
-            records = _latest(r for r in rows if r.get('suite') == suite.name and r.get('id') in chosen_ids[suite.name])
+            records = latest(r for r in rows if r.get('suite') == suite.name and r.get('id') in chosen_ids[suite.name])
             summary = suite_summary(suite, records, limit, len(suite.cases()), dtype)
             summary['this_run'] = {'cases': left_per_suite[suite.name]}
             results['suites'][suite.name] = summary
             primary = summary['metrics'].get(summary['primary_metric'], {})
-            log(f'{suite.name}: n={summary["n"]} {summary["primary_metric"]}={_pct(primary)} '
-                f'strict_parse={_pct(summary["metrics"]["strict_parse"])} '
-                f'tolerant_parse={_pct(summary["metrics"]["tolerant_parse"])}'
+            log(f'{suite.name}: n={summary["n"]} {summary["primary_metric"]}={pct(primary)} '
+                f'strict_parse={pct(summary["metrics"]["strict_parse"])} '
+                f'tolerant_parse={pct(summary["metrics"]["tolerant_parse"])}'
                 + (f' ({summary["tokens_per_s"]} tokens/s)' if summary['tokens_per_s'] else ''))
         results['this_run'] = {'cases': len(todo), 'wall_seconds': round(stats['seconds'], 3),
                                'batches': stats['batches'], 'turns': stats['turns']}
         results['seconds'] = round(time.time() - started, 2)
         results['created'] = datetime.now(timezone.utc).isoformat(timespec='seconds')
-        _write_json(results_path, results)
+        write_json_atomic(results_path, results)
     finally:
         log_file.close()
     return results
 
 
-def _latest(rows) -> list[dict]:
-    """One record per id (the last one written wins), in id order of first appearance."""
-    by_id: dict[str, dict] = {}
-    for r in rows:
-        by_id[r['id']] = r
-    return list(by_id.values())
-
-
-def _pct(rate: dict) -> str:
-    if not rate or rate.get('value') is None:
-        return 'n/a'
-    lo, hi = rate['ci95']
-    return f'{100 * rate["value"]:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] ({rate["k"]}/{rate["n"]})'
-
-
 def _diff(old: dict, new: dict) -> str:
     keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     return ', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in keys[:3])
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix('.json.tmp')
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False))
-    os.replace(tmp, path)
 
 
 def _progress(total: int, desc: str):

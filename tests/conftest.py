@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-# One thread per heavy process: on a busy 2-core box two threads collapse (ENGINE_NOTES).
+# One thread per heavy process: on a busy 2-core box two threads collapse (docs/engine-notes.md).
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
@@ -22,7 +22,7 @@ ARTIFACTS = REPO / 'test-artifacts'
 @pytest.fixture(scope='session')
 def embedded_model() -> Path:
     """The pulled SmolLM2 folder in the user's real cache (pulled once if missing)."""
-    from agentlab.model_pull import pull
+    from agentlab.models.pull import pull
     return pull('smollm2-135m', log=lambda _m: None)
 
 

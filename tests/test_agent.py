@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from agentlab import protocol
-from agentlab.agent import Agent
-from agentlab.llms import GenerationConfig, ReplayBackend
+from agentlab.runtime import protocol
+from agentlab.runtime.agent import Agent
+from agentlab.runtime.backends import GenerationConfig, ReplayBackend
 from agentlab.tools import ToolBox
 from conftest import REPO
 
@@ -40,7 +40,7 @@ def test_messages_sent_are_byte_identical_to_the_training_rendering():
     assert backend.prompts[2] == training[:6]
     tok_path = None
     try:
-        from agentlab.model_pull import pulled_path
+        from agentlab.models.pull import pulled_path
         tok_path = pulled_path('smollm2-135m')
     except Exception:
         pass
@@ -126,7 +126,7 @@ def test_readme_python_example_runs():
 @pytest.mark.slow
 def test_real_model_stops_at_the_response_marker(embedded_model):
     """In-process transformers: the stop words cut generation, and greedy output is reproducible."""
-    from agentlab.llms import TransformersBackend
+    from agentlab.runtime.backends import TransformersBackend
     backend = TransformersBackend(embedded_model, threads=1)
     msgs = [{'role': 'user', 'content': 'Repeat exactly: "Action: x\\nResponse: 1\\nResponse: 2"'}]
     cfg = GenerationConfig(max_new_tokens=40)

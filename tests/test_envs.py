@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from agentlab import envs
-from agentlab.envs import EngineCommandError, run_logged
+from agentlab.engines import envs
+from agentlab.procs import CommandError, run_logged
 from agentlab.errors import AgentlabError
 from conftest import run_cli
 
@@ -49,10 +49,10 @@ def test_serve_is_refused_without_cuda(monkeypatch):
 def test_runner_returns_real_exit_code_and_reason():
     out = run_logged([sys.executable, '-c', 'print("fine")'], log=None)
     assert out.strip() == 'fine'
-    with pytest.raises(EngineCommandError) as err:
+    with pytest.raises(CommandError) as err:
         run_logged([sys.executable, '-c', 'import sys; print("step 1"); raise SystemExit(3)'], log=None)
     assert err.value.returncode == 3 and 'exit 3' in str(err.value)
-    with pytest.raises(EngineCommandError) as err:
+    with pytest.raises(CommandError) as err:
         run_logged([sys.executable, '-c', 'raise ValueError("bad config value")'], log=None)
     assert 'ValueError: bad config value' in str(err.value) and '\n' not in str(err.value)
 
@@ -60,10 +60,10 @@ def test_runner_returns_real_exit_code_and_reason():
 def test_runner_explains_known_engine_failures():
     code = ('print("RuntimeError: CUDA is required but not available for bitsandbytes. Please consider '
             'installing the multi-platform enabled version"); raise SystemExit(1)')
-    with pytest.raises(EngineCommandError, match='needs a CUDA GPU.*smollm2-135m-lora-cpu'):
+    with pytest.raises(CommandError, match='needs a CUDA GPU.*smollm2-135m-lora-cpu'):
         run_logged([sys.executable, '-c', code], log=None)
     code = 'print("ValueError: end should be larger than begin, but got begin=0, end=0"); raise SystemExit(1)'
-    with pytest.raises(EngineCommandError, match='too small for the schedule'):
+    with pytest.raises(CommandError, match='too small for the schedule'):
         run_logged([sys.executable, '-c', code], log=None)
 
 
@@ -73,7 +73,7 @@ def test_failing_engine_command_fails_the_caller():
     out = envs.run_in_env('train', ['-c', 'import transformers; print(transformers.__version__)'], log=None,
                           setup=False)
     assert out.strip().splitlines()[-1] == '4.48.0'
-    with pytest.raises(EngineCommandError) as err:
+    with pytest.raises(CommandError) as err:
         envs.run_in_env('train', ['-c', 'import sys; sys.exit(7)'], log=None, setup=False)
     assert err.value.returncode == 7
 

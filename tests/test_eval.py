@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from agentlab import protocol
+from agentlab.runtime import protocol
 from agentlab.errors import AgentlabError
-from agentlab.evals import bfcl_official
-from agentlab.evals.bfcl_suite import BFCLSuite, NEUTRAL_OBSERVATION, python_name, to_python, tool_description
+from agentlab.evals.suites import bfcl_official
+from agentlab.evals.suites.bfcl import BFCLSuite, NEUTRAL_OBSERVATION, python_name, to_python, tool_description
 from agentlab.evals.metrics import mcnemar_exact, mcnemar_p, rate, wilson
 from agentlab.evals.runner import read_cases, run_eval
-from agentlab.llms import Generation, ReplayBackend
+from agentlab.runtime.backends import Generation, ReplayBackend
 
 from conftest import FIXTURES, run_cli
 
@@ -125,7 +125,7 @@ def test_wilson_and_mcnemar_against_known_values():
     lo, hi = wilson(50, 100)
     assert (round(lo, 4), round(hi, 4)) == (0.4038, 0.5962)
     assert wilson(0, 0) is None and rate(0, 0)['value'] is None
-    assert rate(3, 4) == {'value': 0.75, 'k': 3, 'n': 4, 'ci95': [0.300642, 0.954413]}
+    assert rate(3, 4) == {'value': 0.75, 'k': 3, 'n': 4, 'ci95': [0.300642, 0.954413], 'higher_is_better': True}
     # Exact McNemar: 10 newly broken vs 2 fixed -> 2 * P[Bin(12, .5) <= 2] = 2 * 79 / 4096.
     assert math.isclose(mcnemar_p(10, 2), 158 / 4096)
     assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(5, 5) == 1.0
@@ -273,7 +273,8 @@ def test_results_contract(tmp_path):
     assert s['n'] == 6 and s['n_available'] == 400 and s['limit'] == 6 and s['primary_metric'] == 'ast_accuracy'
     for key in ('strict_parse', 'tolerant_parse', 'tool_name_accuracy', 'hallucinated_tool', 'ast_accuracy'):
         r = s['metrics'][key]
-        assert set(r) == {'value', 'k', 'n', 'ci95'} and r['ci95'][0] <= r['value'] <= r['ci95'][1]
+        assert set(r) == {'value', 'k', 'n', 'ci95', 'higher_is_better'} and r['ci95'][0] <= r['value'] <= r['ci95'][1]
+        assert r['higher_is_better'] is (key != 'hallucinated_tool')
     assert s['metrics']['ast_accuracy']['k'] == 4          # every third case was answered wrongly
     assert {'max_new_tokens', 'max_steps', 'dtype', 'parse_mode'} <= set(s['settings'])
     assert s['data']['file_sha256'] and s['data']['answers_sha256'] and s['mean_steps'] == 1
@@ -366,7 +367,7 @@ def test_resume_refuses_cases_of_other_weights_at_the_same_path(tmp_path):
 @pytest.mark.slow
 def test_per_case_verdicts_agree_with_bfcl_evaluate(tmp_path):
     """BFCL's own `bfcl evaluate` (bfcl environment, unshimmed) scores the exported calls like agentlab does."""
-    from agentlab.evals.bfcl_agreement import check_agreement
+    from agentlab.evals.suites.bfcl_agreement import check_agreement
     suites = []
     for cat in ('simple_python', 'multiple', 'parallel', 'parallel_multiple', 'irrelevance', 'live_simple'):
         suite = BFCLSuite(cat)
@@ -393,20 +394,23 @@ def test_per_case_verdicts_agree_with_bfcl_evaluate(tmp_path):
 # --- react:builtin ----------------------------------------------------------------------------------------------
 
 def test_react_task_file_meets_the_bar_and_is_held_out():
-    from agentlab.evals import react_tasks
+    from agentlab.evals.suites import react as react_tasks
     tasks = react_tasks.load_tasks()
     assert len(tasks) >= 100 and len({t['id'] for t in tasks}) == len(tasks)
-    for tool in react_tasks.TOOLS:
+    from agentlab.evals.suites.react.data import KB_DIR, TOOLS
+    for tool in TOOLS:
         assert sum(tool in t['tools'] for t in tasks) >= 15, tool
     assert sum(t['multi_step'] for t in tasks) >= 0.2 * len(tasks)
-    source = Path(react_tasks.__file__).read_text()
-    assert 'datasets_conv' not in source.split('"""', 2)[2].replace("`datasets_conv/synth.py`", '')
+    # The suite never reads the data engine: its code imports nothing of datasets_conv.
+    for path in Path(react_tasks.__file__).parent.glob('*.py'):
+        code = path.read_text().split('"""', 2)[2] if path.read_text().startswith('"""') else path.read_text()
+        assert 'datasets_conv' not in code.replace('`datasets_conv/synth`', ''), path
     # Held-out resources, not the default knowledge folder the data engine may draw from.
-    assert react_tasks.KB_DIR.name == 'react_kb' and not any('Aurora' in t['question'] for t in tasks)
+    assert KB_DIR.name == 'react_kb' and not any('Aurora' in t['question'] for t in tasks)
 
 
 def test_react_expected_answers_are_what_the_real_tools_return():
-    from agentlab.evals import react_tasks
+    from agentlab.evals.suites import react as react_tasks
     stored = {t['id']: t for t in react_tasks.load_tasks()}
     rebuilt = {t['id']: t for t in react_tasks.build_tasks()}
     assert stored.keys() == rebuilt.keys()
@@ -416,7 +420,7 @@ def test_react_expected_answers_are_what_the_real_tools_return():
 
 
 def test_answer_matching_rules():
-    from agentlab.evals.react_tasks import answer_matches
+    from agentlab.evals.suites.react import answer_matches
     assert answer_matches('It is 391.', 391, 'number') and not answer_matches('It is 390.', 391, 'number')
     assert answer_matches('About 6.21 miles', 6.213712, 'number')
     assert answer_matches('6.213712 mi', 6.213712, 'number') and not answer_matches('6.3', 6.213712, 'number')
@@ -429,8 +433,8 @@ def test_answer_matching_rules():
 
 
 def test_react_episode_is_the_runtime_agent_and_scores_success(tmp_path):
-    from agentlab.agent import Agent
-    from agentlab.evals.react_tasks import ReactSuite, make_toolbox
+    from agentlab.runtime.agent import Agent
+    from agentlab.evals.suites.react import ReactSuite, make_toolbox
     suite = ReactSuite()
     task = next(t for t in suite.cases() if t['id'] == 'multi-01')
     outs = [call_text(c['name'], c['arguments']) for c in task['plan']]
@@ -454,7 +458,7 @@ def test_react_episode_is_the_runtime_agent_and_scores_success(tmp_path):
 
 
 def test_react_suite_through_the_runner_with_real_tools(tmp_path):
-    from agentlab.evals.react_tasks import load_tasks
+    from agentlab.evals.suites.react import load_tasks
     tasks = load_tasks()[:7]                       # round-robin order: every tool, and a multi-step task
     table = {}
     for i, t in enumerate(tasks):
@@ -494,7 +498,7 @@ def _xtuner_rows() -> list[dict]:
 
 
 def test_agentflan_next_action_accuracy(tmp_path):
-    from agentlab.evals.agentflan_suite import AgentFlanSuite
+    from agentlab.evals.suites.agentflan import AgentFlanSuite
     path = tmp_path / 'val.jsonl'
     path.write_text(''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in _xtuner_rows()))
     suite = AgentFlanSuite(str(path))
@@ -521,14 +525,18 @@ def test_agentflan_next_action_accuracy(tmp_path):
 
 # --- compare ----------------------------------------------------------------------------------------------------
 
-def test_change_marks_know_which_way_is_better():
+def test_change_marks_follow_the_direction_each_suite_declares():
     from agentlab.evals.compare import change_mark
-    assert change_mark('ast_accuracy', 0.3, 0.001) == ' (better)'
-    assert change_mark('ast_accuracy', -0.3, 0.001) == ' (worse)'
-    assert change_mark('ast_accuracy', 0.3, 0.2) == ''               # not significant: no verdict
-    # on irrelevance every call is wrong: more calls is worse (the report once called +90 pts of calls better)
-    assert change_mark('called_a_tool', 0.9, 0.001) == ' (worse)'
-    assert change_mark('hallucinated_tool', -0.2, 0.01) == ' (better)'
+    from agentlab.evals.suites.bfcl import BFCLSuite
+    assert change_mark(True, 0.3, 0.001) == ' (better)'
+    assert change_mark(True, -0.3, 0.001) == ' (worse)'
+    assert change_mark(True, 0.3, 0.2) == ''               # not significant: no verdict
+    # on irrelevance every call is wrong: the suite declares more calls worse (the report once called +90 pts of
+    # calls better)
+    m = BFCLSuite('irrelevance').metrics([])
+    assert m['irrelevance_official']['higher_is_better'] and not m['called_a_tool']['higher_is_better']
+    assert change_mark(m['called_a_tool']['higher_is_better'], 0.9, 0.001) == ' (worse)'
+    assert change_mark(m['hallucinated_tool']['higher_is_better'], -0.2, 0.01) == ' (better)'
 
 
 def test_compare_report_with_deltas_pvalues_examples_and_warnings(tmp_path):
@@ -611,7 +619,7 @@ def test_cli_errors_are_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_prefill_and_decode_split_bounds_what_batching_can_buy(embedded_model):
-    from agentlab.evals.eval_speed import prefill_and_decode
+    from agentlab.perf.eval import prefill_and_decode
     split = prefill_and_decode(cases=2, batch_sizes=(1, 4), decode_steps=2)
     assert split['mean_prompt_tokens'] > 100 and split['prefill_seconds_per_case'] > 0
     assert set(split['decode_seconds_per_step']) == {1, 4}

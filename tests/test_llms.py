@@ -3,7 +3,7 @@
 import pytest
 
 from agentlab.errors import AgentlabError
-from agentlab.llms import GenerationConfig, ReplayBackend, cut_at_stop, make_backend
+from agentlab.runtime.backends import GenerationConfig, ReplayBackend, cut_at_stop, make_backend
 
 
 def test_cut_at_earliest_stop_word():
@@ -35,14 +35,14 @@ def test_unreachable_endpoint_is_a_one_line_error():
 
 def test_lmdeploy_backend_refuses_without_it():
     with pytest.raises(AgentlabError, match='lmdeploy'):
-        from agentlab.llms import LMDeployBackend
+        from agentlab.runtime.backends import LMDeployBackend
         LMDeployBackend('/nonexistent')
 
 
 @pytest.mark.slow
 def test_rows_of_one_batch_keep_their_own_token_budgets(embedded_model):
     """Suites with different max_new_tokens share a batch: each row ends exactly where it would have ended alone."""
-    from agentlab.llms import TransformersBackend
+    from agentlab.runtime.backends import TransformersBackend
     backend = TransformersBackend(embedded_model, threads=1)
     short = [{'role': 'user', 'content': 'Count from one to fifty in words.'}]
     long = [{'role': 'user', 'content': 'Write a long story about a lighthouse keeper.'}]

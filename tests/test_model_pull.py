@@ -7,8 +7,9 @@ import shutil
 
 import pytest
 
-from agentlab import envs, model_pull
-from agentlab.model_pull import MANIFEST, model_state, pull
+from agentlab.engines import envs
+from agentlab.models import pull as model_pull
+from agentlab.models.pull import MANIFEST, model_state, pull
 
 PROMPT = 'What is the capital of France? Answer in one word.'
 

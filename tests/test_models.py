@@ -16,7 +16,7 @@ def test_local_folder(tmp_path):
     (tmp_path / 'merged' / 'config.json').write_text('{}')
     spec = parse_model_spec(str(tmp_path / 'merged'))
     assert spec.kind == 'local' and spec.name == str((tmp_path / 'merged').resolve())
-    assert spec.local_path(pull=False) == tmp_path / 'merged'
+    assert spec.local_path(fetch=False) == tmp_path / 'merged'
     assert spec.label == f'{tmp_path.name}/merged'
 
 

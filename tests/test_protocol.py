@@ -8,7 +8,7 @@ from lagent.actions import ActionExecutor, ArxivSearch, BaseAction
 from lagent.agents.react import (CALL_PROTOCOL_CN, CALL_PROTOCOL_EN, FORCE_STOP_PROMPT_CN, FORCE_STOP_PROMPT_EN,
                                  ReActProtocol)
 
-from agentlab import protocol
+from agentlab.runtime import protocol
 from conftest import FIXTURES
 
 

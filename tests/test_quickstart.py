@@ -14,7 +14,11 @@ import pytest
 from rich.console import Console
 
 from agentlab.errors import AgentlabError
-from agentlab.quickstart import Plan, Stages, _key, _resumable, _share_cores
+from agentlab.app.quickstart.pipeline import default_out
+from agentlab.app.quickstart.plan import Plan
+from agentlab.app.quickstart.stages import Stages, resumable
+from agentlab.host import share_cores as _share_cores
+from agentlab.provenance import stable_key as _key
 
 from conftest import run_cli
 
@@ -51,15 +55,29 @@ def test_a_crashed_stage_is_not_recorded(tmp_path):
     assert ran == [1]
 
 
-def test_a_stage_folder_resumes_only_work_made_from_the_same_inputs(tmp_path):
-    """A retrained model lands at the same path: its eval folder must not resume the old model's cases."""
+def test_a_stage_folder_resumes_only_work_made_from_the_same_inputs_and_never_loses_the_old_one(tmp_path):
+    """A retrained model lands at the same path: its eval folder must not resume the old model's cases, and the old
+    model's work (an hour of it, for the default plan) is moved aside, not deleted."""
     folder = tmp_path / 'eval-tuned'
-    assert _resumable(folder, 'k1') is False and folder.is_dir()       # new: made and marked
+    said = []
+    assert resumable(folder, 'k1', said.append) is False and folder.is_dir()       # new: made and marked
     (folder / 'cases.jsonl').write_text('{"id": "simple_0"}\n')
-    assert _resumable(folder, 'k1') is True                              # same inputs: partial work kept
-    assert (folder / 'cases.jsonl').is_file()
-    assert _resumable(folder, 'k2') is False                             # other inputs: emptied, marked anew
-    assert list(folder.iterdir()) == [folder / 'quickstart-key'] and _resumable(folder, 'k2') is True
+    assert resumable(folder, 'k1', said.append) is True                             # same inputs: partial work kept
+    assert (folder / 'cases.jsonl').is_file() and not said
+    assert resumable(folder, 'k2', said.append) is False                            # other inputs: a fresh folder
+    assert list(folder.iterdir()) == [folder / 'quickstart-key'] and resumable(folder, 'k2') is True
+    aside = tmp_path / 'replaced' / 'eval-tuned-k1'
+    assert (aside / 'cases.jsonl').read_text() == '{"id": "simple_0"}\n'               # the old cases, kept
+    assert len(said) == 1 and str(aside) in said[0]
+    (folder / 'cases.jsonl').write_text('{"id": "simple_1"}\n')
+    assert resumable(folder, 'k1', said.append) is False                            # back again: nothing overwritten
+    assert (aside / 'cases.jsonl').is_file() and len(list((tmp_path / 'replaced').iterdir())) == 2
+
+
+def test_quick_runs_in_its_own_folder_by_default():
+    """`agentlab quickstart --quick` after `make quickstart` once replaced the 200-iteration model in place."""
+    assert default_out(quick=True) != default_out(quick=False)
+    assert default_out(quick=False) == Path('runs/quickstart')
 
 
 def _child(code: str) -> list[str]:
@@ -128,14 +146,14 @@ def test_sigterm_stops_training_and_the_background_eval_like_ctrl_c(tmp_path):
         import os, sys
         from pathlib import Path
         from rich.console import Console
-        from agentlab.cli import main
-        from agentlab.envs import run_logged
-        from agentlab.quickstart import Stages
+        from agentlab.app.cli import main
+        from agentlab.procs import run_logged
+        from agentlab.app.quickstart.stages import Stages
         out = Path({str(tmp_path)!r})
         def child(name):
             return [sys.executable, '-c', f'import os, time; open({{name!r}}, "w").write(str(os.getpid())); '
                     'time.sleep(120)']
-        import agentlab.cli as cli
+        import agentlab.app.cli as cli
         @cli.app.command('fake-quickstart')
         def fake() -> None:
             stages = Stages(out, Console(file=open(out / 'console.txt', 'w')))

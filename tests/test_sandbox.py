@@ -124,9 +124,9 @@ def test_subprocesses_are_unprivileged_and_die_with_it():
 
 
 def test_agent_keeps_running_after_hostile_code():
-    from agentlab import protocol
-    from agentlab.agent import Agent
-    from agentlab.llms import ReplayBackend
+    from agentlab.runtime import protocol
+    from agentlab.runtime.agent import Agent
+    from agentlab.runtime.backends import ReplayBackend
     from agentlab.tools import ToolBox
     from agentlab.tools.builtin import SandboxedPython
     bomb = protocol.render_action('try', 'PythonInterpreter', {'command': 'while True: pass'})

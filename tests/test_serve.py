@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 
 from agentlab.errors import AgentlabError
-from agentlab.serve import (SCRIPTS, calibration_source, calibration_texts, detect_model_format,
-                            free_port, lmdeploy_command, lmdeploy_proxy_command, quantize_command,
-                            transformers_command)
+from agentlab.engines.hf_serve import transformers_command
+from agentlab.engines.lmdeploy import detect_model_format, lmdeploy_command, lmdeploy_proxy_command, quantize_command
+from agentlab.engines.scripts_dir import SCRIPTS
+from agentlab.serve.net import free_port
+from agentlab.serve.quantize import calibration_source, calibration_texts
 from conftest import run_cli
 
 NO_GPU = {'AGENTLAB_FORCE_NO_CUDA': '1'}
@@ -80,7 +82,7 @@ def test_lmdeploy_api_server_command_lines():
 
 
 def test_lmdeploy_command_uses_the_serve_environment_and_detects_awq(tmp_path, isolated_home):
-    from agentlab import envs
+    from agentlab.engines import envs
     cmd = lmdeploy_command('/m', 'm', '127.0.0.1', 1)
     assert cmd[0] == str(envs.env_python(envs.engine('serve')))
     assert cmd[0].startswith(str(isolated_home / 'envs' / 'serve-'))
@@ -161,8 +163,8 @@ def _get(url: str, key: str | None = None) -> int:
 def test_serve_transformers_then_agent_gets_the_in_process_greedy_text(embedded_model, monkeypatch):
     """`agentlab serve --engine transformers` (with a key), the agent through OpenAIBackend, the same greedy steps
     as the in-process backend; then Ctrl-C stops the server and everything it started."""
-    from agentlab.agent import Agent
-    from agentlab.llms import GenerationConfig, TransformersBackend, make_backend
+    from agentlab.runtime.agent import Agent
+    from agentlab.runtime.backends import GenerationConfig, TransformersBackend, make_backend
     from agentlab.tools import ToolBox
 
     port, key = free_port(), 'test-key-123'

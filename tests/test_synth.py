@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from agentlab import protocol
-from agentlab.datasets_conv import catalog as C
+from agentlab.runtime import protocol
+from agentlab.datasets_conv.synth import catalog as C
+from agentlab.datasets_conv.synth import functions as F
+from agentlab.datasets_conv.synth import schemas as SC
 from agentlab.datasets_conv import synth as S
+from agentlab.datasets_conv.synth import generator as G
 from agentlab.errors import AgentlabError
 from conftest import run_cli
 
@@ -40,7 +43,7 @@ def rows(dataset) -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope='module')
-def tools() -> dict[str, C.Function]:
+def tools() -> dict[str, F.Function]:
     return {f.name: f for f in C.load_tools('builtin,catalog')}
 
 
@@ -126,7 +129,7 @@ def test_system_prompts_are_the_runtime_rendering(rows, tools):
             lang = 'zh' if '你是一个可以调用外部工具的助手' in system else 'en'
             fns = [tools[n] for n in offered_names(system)]
             plain = protocol.render_system([f.display for f in fns], lang)
-            dialect = protocol.render_system([C.bfcl_dialect(f.display) if f.source != 'builtin' else f.display
+            dialect = protocol.render_system([SC.bfcl_dialect(f.display) if f.source != 'builtin' else f.display
                                               for f in fns], lang)
             assert system in (plain, dialect)
 
@@ -188,13 +191,13 @@ def test_unavailable_requests_offer_nothing_that_could_serve_them():
     """The tool asked for, tools declared to overlap it, and general tools (a calculator, Python) are never offered
     in a row that answers "no tool can do this"."""
     import random
-    engine = S.Engine(C.load_tools('builtin,catalog'))
+    engine = G.Synthesizer(C.load_tools('builtin,catalog'))
     rng = random.Random(4)
     seen = 0
     for _ in range(400):
         try:
             sample = engine.unavailable(rng, 'en')
-        except S.Retry:
+        except G.Retry:
             continue
         seen += 1
         offered = {f.name for f in sample.offered}
@@ -220,13 +223,13 @@ def test_offered_sets_vary_and_the_target_is_among_distractors(rows):
 def test_lengths_fit_the_embedded_models_training_window(dataset, rows):
     stats = json.loads((dataset / 'stats.json').read_text('utf-8'))
     assert stats['length']['all']['share_under_900_tokens_est'] >= 0.75
-    assert stats['length']['all']['max_tokens_est'] <= S.LARGE_SET_MAX_TOKENS
+    assert stats['length']['all']['max_tokens_est'] <= G.LARGE_SET_MAX_TOKENS
     tokenizer = Path.home() / '.cache' / 'agentlab' / 'models' / 'smollm2-135m' / 'tokenizer.json'
     if tokenizer.is_file():      # the estimate against the real tokenizer, where the model has been pulled
         from tokenizers import Tokenizer
         tok = Tokenizer.from_file(str(tokenizer))
         sample = [r for items in rows.values() for r in items[:150]]
-        real = sorted(sum(len(tok.encode(t['content']).ids) + S.TURN_OVERHEAD for t in r['conversation'])
+        real = sorted(sum(len(tok.encode(t['content']).ids) + G.TURN_OVERHEAD for t in r['conversation'])
                       for r in sample)
         assert real[len(real) * 3 // 4] < 1000
         assert sum(n < 1024 for n in real) / len(real) > 0.85
@@ -260,10 +263,10 @@ def test_same_seed_same_bytes_different_seed_different_data(tmp_path):
 
 def test_duplicates_are_removed_and_reported(tmp_path, monkeypatch, capsys):
     """A tool set too small for the rows asked gives fewer rows and a warning, never repeated rows."""
-    engine = S.Engine(C.load_tools('builtin'))
+    engine = G.Synthesizer(C.load_tools('builtin'))
     fixed = engine.no_tool(__import__('random').Random(0), 'en')
     for builder in ('react', 'tflan', 'negative'):
-        monkeypatch.setattr(S.Engine, builder, lambda self, rng: S.Sample(fixed.split, fixed.kind, fixed.lang,
+        monkeypatch.setattr(G.Synthesizer, builder, lambda self, rng: G.Sample(fixed.split, fixed.kind, fixed.lang,
                                                                             [dict(t) for t in fixed.turns],
                                                                             [], fixed.offered))
     stats = S.run_synth(tmp_path / 'out', rows=50, seed=0, tools='builtin', progress=False)
@@ -416,7 +419,7 @@ def _words(text: str) -> list[str]:
 
 @pytest.mark.skipif(find_spec('bfcl_eval') is None, reason='bfcl-eval is not installed')
 def test_no_request_shares_an_8_word_run_with_a_bfcl_question(rows):
-    from agentlab.evals.bfcl_official import data_dir
+    from agentlab.evals.suites.bfcl_official import data_dir
     grams: set[str] = set()
 
     def collect(node):
@@ -448,7 +451,7 @@ def test_no_request_shares_an_8_word_run_with_a_bfcl_question(rows):
 
 def test_generator_never_reads_the_benchmark():
     """The honesty checks above read BFCL; the engine itself must not (the benchmark stays unseen)."""
-    for module in (S, C, sys.modules['agentlab.datasets_conv.values'], sys.modules['agentlab.datasets_conv.phrases'],
-                   sys.modules['agentlab.datasets_conv.formula']):
+    for module in (S, C, sys.modules['agentlab.datasets_conv.synth.values'], sys.modules['agentlab.datasets_conv.synth.phrases'],
+                   sys.modules['agentlab.datasets_conv.synth.formula']):
         source = Path(module.__file__).read_text('utf-8')
         assert 'bfcl_eval' not in source and 'bfcl_official' not in source, module.__name__

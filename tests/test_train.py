@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from agentlab import envs, protocol, train
+from agentlab import train
+from agentlab.engines import envs
+from agentlab.runtime import protocol
 from agentlab.errors import AgentlabError
 
 from conftest import run_cli
@@ -205,7 +207,7 @@ def test_real_lora_run_interrupted_resumed_merged(tmp_path, train_data, embedded
 
     assert (work / 'adapter' / 'adapter_config.json').is_file()
     assert summary['merged_dtype'] in ('float16', 'float32', 'bfloat16')
-    from agentlab.llms import GenerationConfig, TransformersBackend
+    from agentlab.runtime.backends import GenerationConfig, TransformersBackend
     backend = TransformersBackend(str(work / 'merged'))
     messages = protocol.render_messages([CALC], 'What is 5 times 14?', [])
     text = backend.generate([messages], GenerationConfig(max_new_tokens=24))[0].text

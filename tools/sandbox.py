@@ -29,6 +29,8 @@ import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
+from agentlab import procs
+
 NOBODY_UID = 65534
 NOBODY_GID = 65534
 # Folders any user may write to on a Debian system; each gets a private tmpfs inside the mount namespace.
@@ -212,7 +214,7 @@ def run_python(code: str, limits: Limits = Limits()) -> SandboxResult:
             proc.wait(timeout=limits.wall_seconds)
         except subprocess.TimeoutExpired:
             timed_out = True
-            _kill_group(proc)
+            procs.stop_group(proc, procs.AT_ONCE)
         for t in threads:
             t.join(timeout=5)
         for stream in (proc.stdout, proc.stderr):
@@ -234,14 +236,3 @@ def run_python(code: str, limits: Limits = Limits()) -> SandboxResult:
                              flags['truncated'], round(time.monotonic() - started, 3), used)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()

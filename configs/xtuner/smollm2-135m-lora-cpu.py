@@ -1,7 +1,7 @@
 # agentlab preset: SmolLM2-135M-Instruct, LoRA, float32, CPU.
 # An ordinary XTuner (mmengine) config. `agentlab train` copies it into the work dir and fills in the values of the
 # block marked "injected" (model path, data, schedule); nothing else is edited. Every CPU-specific choice below says
-# why (see shared/ENGINE_NOTES.md, "XTuner on CPU").
+# why (see docs/engine-notes.md, "XTuner on CPU").
 import torch
 from datasets import load_dataset
 from mmengine.dataset import DefaultSampler

@@ -1,1 +1,0 @@
-"""Standalone scripts run by engine environments (they import only torch and transformers, never agentlab)."""

@@ -1,1 +1,0 @@
-"""Patch scripts run inside engine environments after install (each says why)."""

@@ -936,7 +936,6 @@ def test_convert_benchmark_runs_on_a_small_corpus():
 def test_benchmark_child_peak_rss_is_its_own_not_the_parents():
     """`agentlab perf` loads a model before it runs the convert benchmark; Linux's rusage maxrss would carry that
     parent's peak into every child. The child's own VmHWM must not see a 600 MiB parent."""
-    from agentlab import perf
     from agentlab.perf import convert as perf_convert
     ballast = bytearray(600 * 2**20)
     for i in range(0, len(ballast), 4096):

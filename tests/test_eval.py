@@ -12,7 +12,7 @@ import pytest
 from agentlab.runtime import protocol
 from agentlab.errors import AgentlabError
 from agentlab.evals.suites import bfcl_official
-from agentlab.evals.suites.bfcl import BFCLSuite, NEUTRAL_OBSERVATION, python_name, to_python, tool_description
+from agentlab.evals.suites.bfcl import BFCLSuite, NEUTRAL_OBSERVATION, python_name, tool_description
 from agentlab.evals.metrics import mcnemar_exact, mcnemar_p, rate, wilson
 from agentlab.evals.runner import read_cases, run_eval
 from agentlab.runtime.backends import Generation, ReplayBackend

@@ -209,3 +209,13 @@ def test_code_cites_no_file_outside_the_repository():
     """Docstrings once pointed at shared/DESIGN.md, which a clone of the repository does not have."""
     for module, path in modules().items():
         assert 'shared/' not in path.read_text(), f'{path} cites shared/ (its content belongs in docs/)'
+
+
+def test_no_unused_imports_or_undefined_names():
+    """pyflakes' rules (ruff F): a module moved to another package leaves stale imports behind otherwise."""
+    import subprocess
+    import sys
+    ruff = Path(sys.executable).parent / 'ruff'
+    res = subprocess.run([str(ruff), 'check', '--select', 'F,E9', '--output-format', 'concise', '--no-cache',
+                          *ROOTS, 'tests'], cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr

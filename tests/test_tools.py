@@ -3,7 +3,6 @@
 import http.server
 import json
 import threading
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest

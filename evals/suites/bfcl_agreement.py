@@ -93,14 +93,14 @@ def check_agreement(out: str | Path, keep: bool = False, log=print) -> dict:
         by_suite.setdefault(r['suite'], []).append(r)
     chosen = []
     for suite, srows in by_suite.items():
-        latest = latest(srows)
+        last = latest(srows)
         n = results.get('suites', {}).get(suite, {}).get('n')
-        if n is not None and n < len(latest):
+        if n is not None and n < len(last):
             limit = results['suites'][suite].get('limit')
             from agentlab.evals.suites.bfcl import BFCLSuite
             wanted = {c['id'] for c in BFCLSuite(suite.split(':', 1)[1]).cases()[:limit]}
-            latest = [r for r in latest if r['id'] in wanted]
-        chosen += latest
+            last = [r for r in last if r['id'] in wanted]
+        chosen += last
     root = Path(tempfile.mkdtemp(prefix='agentlab-bfcl-'))
     try:
         files = export(chosen, root)

@@ -22,7 +22,7 @@ ROOTS = {'agentlab': 'agentlab', 'tools': 'agentlab.tools', 'datasets_conv': 'ag
          'evals': 'agentlab.evals', 'configs': 'agentlab.configs'}
 LAYERS = [
     ('L0', ('agentlab.errors', 'agentlab.paths', 'agentlab.procs', 'agentlab.provenance', 'agentlab.host',
-            'agentlab.configs')),
+            'agentlab.precision', 'agentlab.configs')),
     ('L1', ('agentlab.models', 'agentlab.engines')),
     ('L2', ('agentlab.tools',)),
     ('L3', ('agentlab.runtime',)),

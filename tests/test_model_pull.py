@@ -10,6 +10,7 @@ import pytest
 from agentlab.engines import envs
 from agentlab.models import pull as model_pull
 from agentlab.models.pull import MANIFEST, model_state, pull
+from conftest import FIXTURES
 
 PROMPT = 'What is the capital of France? Answer in one word.'
 
@@ -48,7 +49,7 @@ def test_folder_has_no_gguf_copy(embedded_model):
 
 
 def _greedy(env_name, folder):
-    script = os.path.join(os.path.dirname(model_pull.__file__), 'engine_scripts', 'greedy_chat.py')
+    script = str(FIXTURES / 'scripts' / 'greedy_chat.py')     # the same script in every environment
     if env_name == 'core':
         import subprocess
         import sys

@@ -16,8 +16,12 @@ import pytest
 
 from agentlab import train
 from agentlab.engines import envs
-from agentlab.runtime import protocol
+from agentlab.engines.results import read_result
+from agentlab.engines.scripts_dir import script
+from agentlab.engines.xtuner import ITER_LINE, check_parity, render_config
 from agentlab.errors import AgentlabError
+from agentlab.runtime import protocol
+from agentlab.train.data import parse_data_arg, prepare_data
 
 from conftest import run_cli
 
@@ -56,7 +60,7 @@ def train_data(tmp_path_factory) -> Path:
 
 def _render_preset(tmp_path: Path, model: Path, data: Path, **values) -> Path:
     cfg = tmp_path / 'config.py'
-    cfg.write_text(train.render_config(train.PRESETS['smollm2-135m-lora-cpu'].file.read_text(), {
+    cfg.write_text(render_config(train.PRESETS['smollm2-135m-lora-cpu'].file.read_text(), {
         'pretrained_model_name_or_path': str(model), 'data_files': [str(data)], **values}))
     return cfg
 
@@ -72,9 +76,9 @@ def test_masks_and_template_parity_through_xtuners_pipeline(tmp_path, embedded_m
                                   {'input': 'Again', 'output': 'hi again', 'output_with_loss': True}]})
     data = write_jsonl(tmp_path / 'd.jsonl', rows)
     cfg = _render_preset(tmp_path, embedded_model, data)
-    out = envs.run_in_env('train', [str(train.SCRIPTS / 'xtuner_encode.py'), str(cfg), str(tmp_path / 'enc.jsonl'),
+    out = envs.run_in_env('train', [str(script('xtuner_encode')), str(cfg), str(tmp_path / 'enc.jsonl'),
                                     '--unpacked', '--parity', '10'], cwd=tmp_path, log=None)
-    parity = train._result_of(out)['parity']
+    parity = read_result(out)['parity']
     assert parity == {'checked': 3, 'mismatches': [], 'mismatch_count': 0}
 
     tok = AutoTokenizer.from_pretrained(embedded_model)
@@ -100,7 +104,7 @@ def test_parity_failure_stops_the_launch():
     bad = {'checked': 4, 'mismatch_count': 1,
            'mismatches': [{'row': 0, 'first_difference': 3, 'xtuner': '<|im_start|><|im_start|>', 'chat_template': 'x'}]}
     with pytest.raises(AgentlabError, match='does not match the tokenizer'):
-        train.check_parity(bad, Path('p.py'))
+        check_parity(bad, Path('p.py'))
 
 
 def test_all_presets_parse_and_qlora_is_refused_without_cuda(tmp_path, train_data, monkeypatch):
@@ -113,7 +117,7 @@ def test_all_presets_parse_and_qlora_is_refused_without_cuda(tmp_path, train_dat
     assert 'llama3-8b-instruct-qlora-agentflan.py 4096 0.0002 64 True' in out
     assert 'internlm2_5-7b-chat-qlora-agentflan.py 4096 0.0002 64 True' in out
     assert 'smollm2-135m-lora-cpu.py 1024 0.0005 16 True' in out
-    monkeypatch.setattr(envs, 'cuda_available', lambda: False)
+    monkeypatch.setenv('AGENTLAB_FORCE_NO_CUDA', '1')
     with pytest.raises(AgentlabError, match='needs a CUDA GPU.*--preset smollm2-135m-lora-cpu'):
         train.run_train('llama3-8b-instruct-qlora-agentflan', None, str(train_data), tmp_path / 'w')
 
@@ -131,7 +135,7 @@ def test_bad_data_is_one_line_error_naming_file_and_line(tmp_path):
 def test_data_mixing_weights(tmp_path):
     a = write_jsonl(tmp_path / 'a.jsonl', [react_conversation(2, i) for i in range(10)])
     b = write_jsonl(tmp_path / 'b.jsonl', [react_conversation(3, i) for i in range(10)])
-    stats = train.prepare_data(train.parse_data_arg(f'{a}:2,{b}:0.5'), tmp_path / 'mix.jsonl', None, seed=1)
+    stats = prepare_data(parse_data_arg(f'{a}:2,{b}:0.5'), tmp_path / 'mix.jsonl', None, seed=1)
     assert stats['files'][str(a)]['rows'] == 20
     assert 1 <= stats['files'][str(b)]['rows'] <= 9
     assert stats['rows'] == len((tmp_path / 'mix.jsonl').read_text().splitlines())
@@ -161,7 +165,7 @@ def test_failing_engine_run_fails_the_command_with_its_reason(tmp_path, train_da
 
 
 def _iter_lines(log: Path) -> list[int]:
-    return [int(m.group(1)) for m in train._ITER_LINE.finditer(log.read_text())] if log.exists() else []
+    return [int(m.group(1)) for m in ITER_LINE.finditer(log.read_text())] if log.exists() else []
 
 
 def test_real_lora_run_interrupted_resumed_merged(tmp_path, train_data, embedded_model):
@@ -194,7 +198,7 @@ def test_real_lora_run_interrupted_resumed_merged(tmp_path, train_data, embedded
     assert f'resumed epoch: 0, iter: {summary["resumed_from"]}' in (work / 'train.log').read_text()
 
     losses = dict()
-    for it, loss in ((int(m.group(1)), float(m.group(5))) for m in train._ITER_LINE.finditer(
+    for it, loss in ((int(m.group(1)), float(m.group(5))) for m in ITER_LINE.finditer(
             (work / 'train.log').read_text())):
         losses[it] = loss
     assert sorted(losses) == list(range(1, 31))

@@ -32,12 +32,10 @@ def cpu_bf16_units() -> str | None:
     if os.environ.get('AGENTLAB_NO_BF16'):
         return None
     import torch
-    cpu = torch.backends.cpu
     if getattr(torch.cpu, '_is_amx_tile_supported', lambda: False)():
         return 'amx'
     if getattr(torch.cpu, '_is_avx512_bf16_supported', lambda: False)():
         return 'avx512_bf16'
-    del cpu
     return None
 
 
@@ -54,6 +52,11 @@ class Precision:
     prefill: str
     decode: str
     reason: str
+
+    @property
+    def generation(self) -> str:
+        """The dtype(s) generation runs in: 'bfloat16', or 'bfloat16+float32' (prefill+decode)."""
+        return self.prefill if self.prefill == self.decode else f'{self.prefill}+{self.decode}'
 
     def describe(self) -> str:
         if self.prefill == self.decode:

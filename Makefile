@@ -21,9 +21,10 @@ $(STAMP): requirements/core.lock requirements/core-nodeps.txt pyproject.toml con
 	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# Engine environments (train: XTuner, bench: OpenCompass, bfcl: BFCL's own evaluator) and the embedded model.
+# Engine environments (train: XTuner, bench: OpenCompass, bfcl: BFCL's own evaluator, llamacpp: llama.cpp built from
+# source, ~5 min the first time) and the embedded model.
 engines: setup
-	$(BIN)/agentlab setup --engines train,bench,bfcl
+	$(BIN)/agentlab setup --engines train,bench,bfcl,llamacpp
 
 # Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium; its own download cannot work here).
 browser:

@@ -48,7 +48,7 @@ def model_info(model: str, backend) -> dict:
     if spec.kind != 'endpoint':
         path = spec.local_path(fetch=False)
         info['path'] = str(path)
-        if path.is_dir():
+        if path.exists():                  # a folder, or a GGUF file (hashed as itself)
             info['sha256'] = model_hash(path)
     else:
         info['base_url'] = spec.base_url

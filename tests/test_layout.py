@@ -26,7 +26,7 @@ LAYERS = [
     ('L1', ('agentlab.models', 'agentlab.engines')),
     ('L2', ('agentlab.tools',)),
     ('L3', ('agentlab.runtime',)),
-    ('L4', ('agentlab.datasets_conv', 'agentlab.train', 'agentlab.serve', 'agentlab.evals')),
+    ('L4', ('agentlab.datasets_conv', 'agentlab.train', 'agentlab.serve', 'agentlab.export', 'agentlab.evals')),
     ('L5', ('agentlab.app', 'agentlab.perf', 'agentlab.cli', 'agentlab.__main__')),
 ]
 MAX_LINES = 600

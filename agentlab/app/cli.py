@@ -20,15 +20,15 @@ tools_app = typer.Typer(no_args_is_help=True, help='Tools: list them, call one.'
 app.add_typer(tools_app, name='tools')
 _FULL, _QUICK = Plan.default(quick=False), Plan.default(quick=True)
 
-ModelOpt = Annotated[str, typer.Option('--model', '-m', help='Registered name, local HF folder, or '
-                                       'http(s)://HOST:PORT/v1#MODEL.')]
+ModelOpt = Annotated[str, typer.Option('--model', '-m', help='Registered name, local HF folder, a .gguf file '
+                                       '(llama.cpp), or http(s)://HOST:PORT/v1#MODEL.')]
 ToolsOpt = Annotated[Optional[str], typer.Option(help='Comma-separated tools: built-in names, entry points, or '
                                                  'package.module:Class (default: every built-in).')]
 
 
 @app.command()
-def setup(engines: Annotated[str, typer.Option(help='Comma-separated engines to build: train,bench,bfcl,serve.')]
-          = 'train,bench,bfcl',
+def setup(engines: Annotated[str, typer.Option(help='Comma-separated engines to build: train,bench,bfcl,llamacpp,serve.')]
+          = 'train,bench,bfcl,llamacpp',
           rebuild: Annotated[bool, typer.Option(help='Rebuild even if the environment looks healthy.')] = False,
           pull: Annotated[bool, typer.Option(help='Also pull the embedded default model.')] = True) -> None:
     """Create the isolated engine environments (reused when their pins have not changed) and pull the model."""
@@ -255,6 +255,22 @@ def train(work_dir: Annotated[str, typer.Option(help='Where checkpoints, adapter
               threads=threads, deepspeed=deepspeed, save_every=save_every)
 
 
+@app.command()
+def export(model: ModelOpt = DEFAULT_MODEL,
+           fmt: Annotated[str, typer.Option('--format', help='gguf (llama.cpp, Ollama, LM Studio) or hf.')] = 'gguf',
+           quant: Annotated[str, typer.Option(help='GGUF weights: f32, f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m, q5_0, '
+                                              'q4_0.')] = 'q8_0',
+           out: Annotated[Optional[str], typer.Option(help='Output .gguf file (or folder for hf); default '
+                                                      'runs/export/NAME-QUANT.gguf.')] = None,
+           threads: Annotated[Optional[int], typer.Option(help='Quantizer threads.')] = None) -> None:
+    """Write the model as one GGUF file with llama.cpp's own converter (plus an Ollama Modelfile), or as an HF folder."""
+    from agentlab.export import run_export
+    result = run_export(model, fmt, quant, out, threads=threads)
+    print(f'exported: {result["out"]}')
+    if fmt == 'gguf':
+        print(f'run it: agentlab eval --model {result["out"]}  |  agentlab chat --model {result["out"]}')
+
+
 @app.command('eval')
 def eval_(model: ModelOpt = DEFAULT_MODEL,
           suite: Annotated[str, typer.Option(help='Comma-separated suites: bfcl:CATEGORY (simple_python, multiple, '
@@ -271,12 +287,17 @@ def eval_(model: ModelOpt = DEFAULT_MODEL,
           bfcl_evaluate: Annotated[bool, typer.Option('--bfcl-evaluate', help="Also score the bfcl suites with "
                                                       "BFCL's own `bfcl evaluate` (bfcl environment) and check "
                                                       'that every per-case verdict agrees.')] = False,
-          dtype: Annotated[str, typer.Option(help='Weights dtype for in-process models.')] = 'float32') -> None:
+          dtype: Annotated[str, typer.Option(help='Weights dtype for in-process models.')] = 'float32',
+          engine: Annotated[Optional[str], typer.Option(help='transformers or llamacpp (default: llamacpp for a '
+                                                        '.gguf file, transformers for a folder).')] = None,
+          threads: Annotated[Optional[int], typer.Option(help='CPU threads (per llama.cpp slot).')] = None,
+          slots: Annotated[Optional[int], typer.Option(help='llamacpp: worker processes decoding at once '
+                                                       '(default: one per core).')] = None) -> None:
     """Tool-call accuracy: BFCL (official checker), agentlab's held-out ReAct tasks, Agent-FLAN next actions."""
     from agentlab.evals.runner import run_eval
     from agentlab.runtime.backends import BackendOptions
     run_eval(model, suite, limit=limit, workers=workers, out=out, parse_mode='strict' if strict else 'tolerant',
-             backend_options=BackendOptions(dtype=dtype))
+             backend_options=BackendOptions(dtype=dtype, engine=engine, threads=threads, slots=slots))
     print(f'results: {out}/results.json; every case: {out}/cases.jsonl')
     if bfcl_evaluate:
         from agentlab.evals.suites.bfcl_agreement import check_agreement, summary_lines

@@ -59,6 +59,10 @@ ENGINES: dict[str, EngineEnv] = {e.name: e for e in (
     EngineEnv('bfcl', "BFCL's own evaluator (bfcl-eval, full install)", 'bfcl.txt',
            probe_modules=('bfcl_eval.eval_checker.ast_eval.ast_checker', 'bfcl_eval.__main__'),
            versions_of=('bfcl-eval', 'numpy')),
+    EngineEnv('llamacpp', 'llama.cpp via llama-cpp-python 0.3.36 (GGUF export, CPU engine; built from source)',
+           'llamacpp.txt', patches=('llamacpp_converter.py',),
+           probe_modules=('llama_cpp', 'gguf', 'torch', 'transformers'),
+           versions_of=('llama-cpp-python', 'gguf', 'torch', 'transformers')),
     EngineEnv('serve', 'LMDeploy 0.18.0 api_server (CUDA GPU only)', 'serve.txt',
            probe_modules=('lmdeploy',), versions_of=('lmdeploy', 'torch', 'transformers'), needs_cuda=True),
 )}

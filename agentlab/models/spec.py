@@ -3,6 +3,7 @@
 A model spec is one of:
   * a registered name, e.g. ``smollm2-135m`` (pulled on first use into $AGENTLAB_HOME/models);
   * a local Hugging Face model folder (has a config.json);
+  * a GGUF file (``agentlab export --format gguf`` writes one), run by the llama.cpp engine;
   * an OpenAI-compatible endpoint ``http(s)://HOST:PORT/v1#MODEL`` (LMDeploy, vLLM, ``transformers serve``); the API
     key comes from $AGENTLAB_API_KEY when set.
 """
@@ -16,15 +17,14 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from agentlab.errors import AgentlabError
+from agentlab.models.gguf import is_gguf_path
 from agentlab.models.pull import pull, pulled_path
 from agentlab.models.registry import REGISTRY
 
 
-
-
 @dataclass(frozen=True)
 class ModelSpec:
-    kind: Literal['registered', 'local', 'endpoint']
+    kind: Literal['registered', 'local', 'gguf', 'endpoint']
     text: str                      # as the user wrote it
     name: str                      # registered name, folder path, or the endpoint's model name
     base_url: str | None = None    # endpoint only, ends with /v1
@@ -36,13 +36,15 @@ class ModelSpec:
         if self.kind == 'local':
             p = Path(self.name)
             return p.name if p.name not in ('merged', 'hf') else f'{p.parent.name}/{p.name}'
+        if self.kind == 'gguf':
+            return Path(self.name).name
         return self.name
 
     def local_path(self, fetch: bool = True) -> Path:
-        """The HF folder of a registered or local model (pulling a registered one if needed)."""
+        """The HF folder of a registered or local model (pulling a registered one if needed), or the GGUF file."""
         if self.kind == 'endpoint':
             raise AgentlabError(f'{self.text} is an endpoint, not a local model folder')
-        if self.kind == 'local':
+        if self.kind in ('local', 'gguf'):
             return Path(self.name)
         return pull(self.name) if fetch else pulled_path(self.name)
 
@@ -77,8 +79,12 @@ def parse_model_spec(text: str) -> ModelSpec:
         if not (path / 'config.json').is_file():
             raise AgentlabError(f'{raw} is a folder but not a Hugging Face model folder (no config.json)')
         return ModelSpec('local', raw, str(path.resolve()))
+    if path.is_file() and is_gguf_path(raw):
+        return ModelSpec('gguf', raw, str(path.resolve()))
+    if is_gguf_path(raw):
+        raise AgentlabError(f'{raw}: no such GGUF file')
     if path.exists():
-        raise AgentlabError(f'{raw} is a file; a local model must be a Hugging Face model folder')
+        raise AgentlabError(f'{raw} is a file; a local model must be a Hugging Face model folder or a .gguf file')
     known = ', '.join(REGISTRY)
     raise AgentlabError(f'unknown model {raw!r}: not a registered name ({known}), an existing folder, '
-                        'or an http(s)://HOST:PORT/v1#MODEL endpoint')
+                        'a .gguf file, or an http(s)://HOST:PORT/v1#MODEL endpoint')

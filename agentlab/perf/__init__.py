@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     'demo': 'agentlab.perf.demo:demo_time_to_first_step',
     'synth': 'agentlab.perf.synth:synth_throughput',
     'train': 'agentlab.perf.train:training_throughput',
+    'gguf': 'agentlab.perf.gguf:gguf_engine_speed',
 }
 
 

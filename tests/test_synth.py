@@ -96,12 +96,19 @@ def test_stats_cover_splits_tools_domains_and_argument_types(dataset, tools):
 
 # --- every row teaches the protocol correctly ---------------------------------------------------------------------
 
+def is_masked(row: dict, tools) -> bool:
+    """A row whose offered tools were renamed at random (synth.masking): its names are not the catalog's."""
+    return not all(n in tools for n in offered_names(row['conversation'][0]['content']))
+
+
 def test_every_row_parses_strictly_and_every_action_validates(rows, tools):
     calls = 0
     for split, items in rows.items():
         for row in items:
             turns = row['conversation']
             offered = offered_names(turns[0]['content'])
+            if is_masked(row, tools):
+                continue                      # checked against their renamed descriptions below
             for i, t in enumerate(turns):
                 if t['role'] != 'assistant' or protocol.THOUGHT not in t['content']:
                     continue
@@ -125,6 +132,8 @@ def test_system_prompts_are_the_runtime_rendering(rows, tools):
     tools may be written in BFCL's type words (dict/float), which render_system accepts as well."""
     for items in rows.values():
         for row in items:
+            if is_masked(row, tools):
+                continue
             system = row['conversation'][0]['content']
             lang = 'zh' if '你是一个可以调用外部工具的助手' in system else 'en'
             fns = [tools[n] for n in offered_names(system)]
@@ -132,6 +141,40 @@ def test_system_prompts_are_the_runtime_rendering(rows, tools):
             dialect = protocol.render_system([SC.bfcl_dialect(f.display) if f.source != 'builtin' else f.display
                                               for f in fns], lang)
             assert system in (plain, dialect)
+
+
+def test_a_third_of_react_and_negative_rows_have_random_names_and_stay_consistent(dataset, rows, tools):
+    """Masked rows: the system prompt is the runtime's rendering of the renamed descriptions, every call names an
+    offered (renamed) tool with that tool's renamed parameters (all required ones given), and no catalog name of an
+    offered tool is left anywhere in the row."""
+    from agentlab.datasets_conv.synth.masking import _tool_list
+    stats = json.loads((dataset / 'stats.json').read_text('utf-8'))
+    calls = 0
+    for split in ('react', 'tflan', 'negative'):
+        masked = [r for r in rows[split] if is_masked(r, tools)]
+        assert len(masked) == stats['masked_names'][split]
+        if split == 'tflan':
+            assert not masked
+            continue
+        assert 0.25 < len(masked) / len(rows[split]) < 0.42, (split, len(masked), len(rows[split]))
+        for row in masked:
+            turns = row['conversation']
+            start, end, descs = _tool_list(turns[0]['content'])
+            lang = 'zh' if '你是一个可以调用外部工具的助手' in turns[0]['content'] else 'en'
+            assert turns[0]['content'] == protocol.render_system(descs, lang)
+            by_name = {d['name']: d for d in descs}
+            assert not set(by_name) & set(tools)
+            for t in turns[1:]:
+                if t['role'] != 'assistant':
+                    continue
+                parsed = protocol.parse(t['content'], 'strict')
+                assert parsed.ok, t['content']
+                if parsed.kind == 'call':
+                    calls += 1
+                    d = by_name[parsed.name]
+                    assert set(parsed.arguments) <= {p['name'] for p in d['parameters']}
+                    assert set(d['required']) <= set(parsed.arguments)
+    assert calls > 300
 
 
 def test_builtin_tools_are_described_exactly_as_the_runtime_does(tools):

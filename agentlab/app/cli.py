@@ -308,6 +308,14 @@ def eval_(model: ModelOpt = DEFAULT_MODEL,
 
 
 @app.command()
+def analyse(run: Annotated[str, typer.Argument(metavar='RUN_DIR', help='A folder written by `agentlab eval`.')]) -> None:
+    """Why a run fails, per BFCL suite: call/no-call confusion, checker error types, tool choice by position."""
+    from agentlab.evals.analysis import analyse_run, format_report
+    print(format_report(analyse_run(run)))
+    print(f'written: {run}/analysis.json')
+
+
+@app.command()
 def compare(runs: Annotated[list[str], typer.Argument(metavar='BEFORE_DIR AFTER_DIR [MORE...]',
                                                       help='Folders written by `agentlab eval` or `agentlab bench`.')],
             out: Annotated[str, typer.Option(help='Where report.md, chart.png and compare.json go.')]

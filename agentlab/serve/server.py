@@ -49,6 +49,11 @@ def resolve_local_model(model: str) -> tuple[ModelSpec, Path]:
     spec = parse_model_spec(model)
     if spec.kind == 'endpoint':
         raise AgentlabError(f'{model} is already an endpoint; serve a registered name or a local HF folder')
+    if spec.kind == 'gguf':
+        # Serving a GGUF waits for agentlab's own tool-calling server (one bridge for every engine); until then
+        # the file runs in llama.cpp's server or Ollama, and agentlab serves the HF folder it was exported from.
+        raise AgentlabError(f'agentlab serve does not serve GGUF files yet; serve the HF folder it was exported from, '
+                            f'or run {Path(spec.name).name} in llama-server --jinja or Ollama (its .Modelfile)')
     return spec, spec.local_path()
 
 

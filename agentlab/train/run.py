@@ -68,8 +68,9 @@ def resolve_recipe(preset: str | None, config: str | None, model: str | None) ->
         raise AgentlabError(f'{preset or config} trains 4-bit QLoRA, which needs a CUDA GPU (none found); on CPU use '
                             '--preset smollm2-135m-lora-cpu')
     model_spec = parse_model_spec(model)
-    if model_spec.kind == 'endpoint':
-        raise AgentlabError('training needs a local model (a registered name or an HF folder), not an endpoint')
+    if model_spec.kind in ('endpoint', 'gguf'):
+        raise AgentlabError(f'training needs a local model (a registered name or an HF folder), not '
+                            f'{"an endpoint" if model_spec.kind == "endpoint" else "a GGUF file"}')
     registered = REGISTRY.get(model_spec.name) if model_spec.kind == 'registered' else None
     return Recipe(preset, template_path, model_spec.local_path(),
                   registered.chat_template_system_default if registered else None)

@@ -17,6 +17,9 @@ What each split teaches (Agent-FLAN's recipe, Chen et al. 2024):
 * negative: requests that need no tool (answered directly), requests for a tool that is not offered (answered
   honestly that it is unavailable) and requests missing a required value (answered by asking for it).
 
+On a third of the react and negative rows (masking.SHARE) the offered tools and their parameters get random names
+(Hammer's name masking, :mod:`~agentlab.datasets_conv.synth.masking`): the model has to read the descriptions.
+
 Same seed, same bytes: every random choice comes from per-split generators seeded from ``--seed``, and nothing
 depends on set or dict iteration order that could change between runs.
 """
@@ -36,6 +39,10 @@ from tqdm import tqdm
 from agentlab.datasets_conv.synth.catalog import load_tools
 from agentlab.datasets_conv.synth.checks import check_sample
 from agentlab.datasets_conv.synth.generator import MIX, SPLITS, Retry, Sample, Synthesizer
+from agentlab.datasets_conv.synth.masking import SHARE as MASK_SHARE
+from agentlab.datasets_conv.synth.masking import mask_names
+
+MASKED_SPLITS = ('react', 'negative')
 from agentlab.datasets_conv.synth.stats import compute_stats
 from agentlab.errors import AgentlabError
 
@@ -55,6 +62,7 @@ def generate(engine: Synthesizer, rows: int, seed: int,
     duplicates = retries = 0
     for split, want in split_counts(rows).items():
         rng = random.Random(f'agentlab-synth/{seed}/{split}')
+        mask_rng = random.Random(f'agentlab-synth/{seed}/{split}/mask')
         samples: list[Sample] = []
         attempts = 0
         while len(samples) < want and attempts < want * 20 + 100:
@@ -65,6 +73,8 @@ def generate(engine: Synthesizer, rows: int, seed: int,
                 retries += 1
                 continue
             check_sample(sample)
+            if split in MASKED_SPLITS and mask_rng.random() < MASK_SHARE:
+                sample = mask_names(sample, mask_rng)
             key = hashlib.sha1(json.dumps(sample.turns, ensure_ascii=False).encode()).hexdigest()
             if key in seen:
                 duplicates += 1

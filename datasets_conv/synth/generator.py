@@ -19,7 +19,7 @@ from agentlab.errors import AgentlabError
 from agentlab.runtime import protocol
 
 SPLITS = ('react', 'tflan', 'negative')
-MIX = {'react': 0.55, 'tflan': 0.2, 'negative': 0.25}
+MIX = {'react': 0.5, 'tflan': 0.2, 'negative': 0.3}
 # How many tools a conversation offers: mostly few (BFCL-like simple and multiple cases), sometimes up to 8.
 OFFER_WEIGHTS = {1: 32, 2: 20, 3: 17, 4: 12, 5: 7, 6: 5, 7: 4, 8: 3}
 SAME_DOMAIN = 0.6            # distractors from the target's own domain: the model must read, not guess by topic
@@ -55,6 +55,7 @@ class Sample:
     calls: list[Call] = field(default_factory=list)
     offered: list[Function] = field(default_factory=list)
     asked: Function | None = None       # the tool an "unavailable" request needs (not offered)
+    masked: bool = False                # tools and parameters renamed at random (synth.masking)
 
     def to_row(self, row_id: str) -> dict:
         return {'id': row_id, 'conversation': self.turns}

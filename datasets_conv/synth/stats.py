@@ -18,11 +18,13 @@ def compute_stats(engine: Synthesizer, samples: dict[str, list[Sample]], counter
     steps: Counter = Counter()
     langs: Counter = Counter()
     kinds: dict[str, Counter] = defaultdict(Counter)
+    masked: Counter = Counter()
     observations: Counter = Counter()
     lengths: dict[str, list[int]] = defaultdict(list)
     for split, items in samples.items():
         for s in items:
             kinds[split][s.kind] += 1
+            masked[split] += s.masked
             langs[s.lang] += 1
             offered_sizes[len(s.offered)] += 1
             taught = [c for c in s.calls]
@@ -56,6 +58,7 @@ def compute_stats(engine: Synthesizer, samples: dict[str, list[Sample]], counter
         'lang': engine.lang,
         'splits': {s: len(samples.get(s, [])) for s in SPLITS},
         'kinds': {s: dict(sorted(kinds[s].items())) for s in SPLITS},
+        'masked_names': {s: masked[s] for s in SPLITS},
         'languages': dict(sorted(langs.items())),
         **counters, 'unusable_draws': engine.unusable,
         'functions': {'available': len(engine.functions), 'called': len(used),

@@ -51,8 +51,9 @@ def run_bench(model: str, datasets: str, limit: int | None, out: str | Path, max
     if limit is not None and limit <= 0:
         raise AgentlabError('--limit must be a positive number of items')
     spec = parse_model_spec(model)
-    if spec.kind == 'endpoint':
-        raise AgentlabError('bench runs OpenCompass on a local model folder; give a registered name or a folder')
+    if spec.kind in ('endpoint', 'gguf'):
+        raise AgentlabError('bench runs OpenCompass on a local model folder; give a registered name or a folder '
+                            '(for a GGUF, the folder it was exported from)')
     model_dir = spec.local_path()
     out = Path(out).resolve()    # OpenCompass runs with cwd=out/opencompass: a relative path would not resolve there
     out.mkdir(parents=True, exist_ok=True)

@@ -256,12 +256,12 @@ class BFCLSuite:
             'strict_parse': all(s.strict for s in steps), 'tolerant_parse': all(s.tolerant for s in steps),
             'hallucinated_tool': any(n not in offered for n in names),
             'tool_name': None,
+            'called': bool(calls),
         }
         if self.category in IRRELEVANCE:
             first = steps[0] if steps else None
             verdict['abstained'] = bool(first and first.kind == 'finish')
             verdict['unparseable'] = bool(first and first.kind in ('format_error', 'args_error'))
-            verdict['called'] = bool(calls)
         elif self.category not in RELEVANCE:
             expected = [next(iter(g)) for g in self._answers[case_id]['ground_truth']]
             verdict['tool_name'] = (names[:1] == expected[:1]) if not self.multi_call else \
@@ -290,6 +290,7 @@ class BFCLSuite:
         else:
             m['ast_accuracy'] = rate_of(x['official'] for x in v)
             m['ast_accuracy_strict_parse'] = rate_of(x['official_strict'] for x in v)
+            m['called_a_tool'] = rate_of(x.get('called', False) for x in v)    # the other side of abstention
         return m
 
     @property

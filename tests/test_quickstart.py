@@ -220,10 +220,14 @@ def test_quick_pipeline_end_to_end_then_rerun_is_all_up_to_date(tmp_path):
     assert 'results:' in (out / 'logs' / 'eval-base.log').read_text()     # the base eval ran as its own process
     assert (out / 'report' / 'report.md').read_text().startswith('# agentlab compare')
     assert f"agentlab demo --model smollm2-135m --compare {out / 'tuned' / 'merged'}" in first.stdout
+    from agentlab.models.gguf import read_gguf
+    gguf = out / 'gguf' / 'tuned-q8_0.gguf'
+    assert summary['gguf'] == str(gguf) and read_gguf(gguf).file_type == 'MOSTLY_Q8_0'
+    assert gguf.with_suffix('.Modelfile').is_file()
 
     trained_at = (out / 'tuned' / 'train_summary.json').stat().st_mtime
     second = run_cli('quickstart', '--quick', '--out', str(out), '--eval-limit', '2', '--train-iters', '6',
                      timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert second.stdout.count('up to date') == 8
+    assert second.stdout.count('up to date') == 9
     assert (out / 'tuned' / 'train_summary.json').stat().st_mtime == trained_at

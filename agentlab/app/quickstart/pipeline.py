@@ -1,7 +1,8 @@
 """`agentlab quickstart`: the main job, from nothing to a tuned tool-calling model with a before/after report.
 
 setup -> pull smollm2-135m -> synth -> convert agent-flan -> eval base (beside train) -> train -> eval tuned
--> compare [-> bench slices before/after with --with-bench] -> the demo command that shows both models side by side.
+-> compare -> export the tuned model as GGUF (q8_0) [-> bench slices before/after with --with-bench] -> the demo
+command that shows both models side by side.
 
 The base model's eval and training read nothing of each other, so the base eval runs as a child process beside
 training, each on its share of the cores: on 2 cores this takes the longer of the two instead of their sum.
@@ -40,6 +41,9 @@ def default_out(quick: bool) -> Path:
     return Path('runs/quickstart-quick' if quick else 'runs/quickstart')
 
 
+GGUF_QUANT = 'q8_0'
+
+
 def run_quickstart(out: Path | None = None, quick: bool = False, agent_flan: str | None = None, splits: str | None = None,
                    with_bench: bool = False, eval_limit: int | None = -1, train_iters: int | None = None,
                    synth_rows: int | None = None, threads: int | None = None) -> dict:
@@ -62,10 +66,10 @@ def run_quickstart(out: Path | None = None, quick: bool = False, agent_flan: str
     started = time.perf_counter()
 
     def setup() -> None:
-        for eng in envs.parse_engine_list('train,bfcl' + (',bench' if with_bench else '')):
+        for eng in envs.parse_engine_list('train,bfcl,llamacpp' + (',bench' if with_bench else '')):
             envs.ensure(eng)
             console.print(f'[green]ok[/] {eng.name}: {envs.env_path(eng)}')
-    env_keys = [envs.env_key(envs.engine(n)) for n in ('train', 'bfcl')]
+    env_keys = [envs.env_key(envs.engine(n)) for n in ('train', 'bfcl', 'llamacpp')]
     k_setup = stages.run('1. engine environments', stable_key('setup', env_keys, with_bench), setup)
 
     model_path = pull(MODEL)   # idempotent and fast once pulled; its manifest hash keys the later stages
@@ -149,10 +153,17 @@ def run_quickstart(out: Path | None = None, quick: bool = False, agent_flan: str
     stages.run('8. compare before / after', k_compare,
                lambda: (resumable(report_dir, k_compare, say), compare_runs([base_dir, tuned_dir], report_dir)))
 
+    # The tuned model as one file for llama.cpp, Ollama and LM Studio (and agentlab's fast CPU engine): seconds.
+    from agentlab.export import run_export
+    gguf = out / 'gguf' / f'tuned-{GGUF_QUANT}.gguf'
+    stages.run(f'9. export the tuned model as GGUF ({GGUF_QUANT}, llama.cpp converter)',
+               stable_key('export', k_train, GGUF_QUANT, envs.env_key(envs.engine('llamacpp'))),
+               lambda: run_export(str(merged), 'gguf', GGUF_QUANT, gguf, log=say))
+
     if with_bench:
         from agentlab.evals.bench import run_bench
         slices = 'arc_e,hellaswag'   # small multiple-choice slices: general ability kept (or not)
-        stages.run('9. bench slices before / after (OpenCompass)', stable_key('bench', k_model, k_train, plan.bench_limit),
+        stages.run('10. bench slices before / after (OpenCompass)', stable_key('bench', k_model, k_train, plan.bench_limit),
                    lambda: (run_bench(MODEL, slices, plan.bench_limit, out / 'bench-base'),
                             run_bench(str(merged), slices, plan.bench_limit, out / 'bench-tuned')))
 
@@ -163,8 +174,11 @@ def run_quickstart(out: Path | None = None, quick: bool = False, agent_flan: str
         console.print(line, highlight=False, soft_wrap=True)
     # soft_wrap: a path or command folded at the terminal's width cannot be copied and pasted.
     console.print(f'report: {escape(str(report_dir / "report.md"))}\n'
-                  f'see both models side by side: [bold]{escape(demo)}[/]', highlight=False, soft_wrap=True)
+                  f'see both models side by side: [bold]{escape(demo)}[/]\n'
+                  f'the tuned model as GGUF: {escape(str(gguf))} (Ollama: ollama create tuned -f '
+                  f'{escape(str(gguf.with_suffix(".Modelfile")))})', highlight=False, soft_wrap=True)
     summary['demo_command'] = demo
+    summary['gguf'] = str(gguf)
     write_json_atomic(out / 'summary.json', summary)
     return summary
 

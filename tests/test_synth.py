@@ -124,7 +124,7 @@ def test_every_row_parses_strictly_and_every_action_validates(rows, tools):
                         assert nxt.startswith(protocol.RESPONSE) and nxt.endswith('\n')
             last = protocol.parse(turns[-1]['content'], 'strict')
             assert last.ok and turns[-1]['loss']
-    assert calls > ROWS * 0.6
+    assert calls > ROWS * 0.45          # the masked third of react rows is counted by the masking test
 
 
 def test_system_prompts_are_the_runtime_rendering(rows, tools):
@@ -405,6 +405,8 @@ def test_users_own_lagent_actions_and_schema_files(tmp_path, monkeypatch):
     tools = {f.name: f for f in C.load_tools(spec)}
     for items in read_rows(tmp_path / 'out').values():
         for row in items:
+            if is_masked(row, tools):
+                continue
             for t in row['conversation']:
                 parsed = protocol.parse(t['content'], 'strict') if t['role'] == 'assistant' else None
                 if parsed and parsed.kind == 'call':

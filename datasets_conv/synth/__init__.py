@@ -73,13 +73,14 @@ def generate(engine: Synthesizer, rows: int, seed: int,
                 retries += 1
                 continue
             check_sample(sample)
-            if split in MASKED_SPLITS and mask_rng.random() < MASK_SHARE:
-                sample = mask_names(sample, mask_rng)
+            # duplicates are judged before masking: a renamed copy of a conversation teaches nothing new
             key = hashlib.sha1(json.dumps(sample.turns, ensure_ascii=False).encode()).hexdigest()
             if key in seen:
                 duplicates += 1
                 continue
             seen.add(key)
+            if split in MASKED_SPLITS and mask_rng.random() < MASK_SHARE:
+                sample = mask_names(sample, mask_rng)
             samples.append(sample)
             if progress:
                 progress(1)

@@ -104,7 +104,7 @@ def test_doctor_exits_1_on_a_broken_env(isolated_home):
 def test_cli_errors_are_one_line(isolated_home):
     res = run_cli('setup', '--engines', 'nope', env={'AGENTLAB_HOME': str(isolated_home)})
     assert res.returncode == 1
-    assert res.stderr.strip() == "agentlab: error: unknown engine 'nope'; choose from train, bench, bfcl, serve"
+    assert res.stderr.strip() == "agentlab: error: unknown engine 'nope'; choose from train, bench, bfcl, llamacpp, serve"
     res = run_cli('models', 'pull', 'nope', env={'AGENTLAB_HOME': str(isolated_home)})
     assert res.returncode == 1 and res.stderr.count('\n') == 1 and 'unknown registered model' in res.stderr
 

@@ -51,7 +51,11 @@ def test_bad_specs_have_one_line_reasons(text, message):
 def test_folder_without_config(tmp_path):
     with pytest.raises(AgentlabError, match='no config.json'):
         parse_model_spec(str(tmp_path))
-    f = tmp_path / 'weights.gguf'
+    f = tmp_path / 'weights.bin'
     f.write_text('x')
     with pytest.raises(AgentlabError, match='is a file'):
         parse_model_spec(str(f))
+    # A .gguf file is a model of its own kind; its contents are checked when it is read (tests/test_gguf.py).
+    g = tmp_path / 'weights.gguf'
+    g.write_text('x')
+    assert parse_model_spec(str(g)).kind == 'gguf'

@@ -1,4 +1,4 @@
-"""`agentlab serve` / `agentlab quantize`: a real `transformers serve` of the embedded model driven by the agent through
+"""`agentlab serve` / `agentlab quantize`: agentlab's own server on the embedded model driven by the agent through
 the OpenAI-compatible backend (same greedy text as in-process), clean Ctrl-C, one-line failures, the GPU refusals on
 CPU, and the exact LMDeploy command lines."""
 
@@ -145,7 +145,7 @@ def test_model_that_fails_to_load_is_a_one_line_error(tmp_path):
     bad.mkdir()
     (bad / 'config.json').write_text(json.dumps({'model_type': 'llama', 'architectures': ['LlamaForCausalLM']}))
     line = _one_line_error(run_cli('serve', '--model', str(bad), '--port', str(free_port()), timeout=300))
-    assert 'transformers server exited' in line and 'before it was ready' in line
+    assert 'agentlab server exited' in line and 'before it was ready' in line and 'cannot load' in line
 
 
 # --- the real thing -------------------------------------------------------------------------------------------
@@ -161,8 +161,9 @@ def _get(url: str, key: str | None = None) -> int:
 
 @pytest.mark.slow
 def test_serve_transformers_then_agent_gets_the_in_process_greedy_text(embedded_model, monkeypatch):
-    """`agentlab serve --engine transformers` (with a key), the agent through OpenAIBackend, the same greedy steps
-    as the in-process backend; then Ctrl-C stops the server and everything it started."""
+    """`agentlab serve --engine transformers` (agentlab's server, with a key): the agent's ReAct runtime through
+    OpenAIBackend (no `tools`: the messages pass through as rendered) gets the same greedy steps as the in-process
+    backend; then Ctrl-C stops the server and everything it started."""
     from agentlab.runtime.agent import Agent
     from agentlab.runtime.backends import GenerationConfig, TransformersBackend, make_backend
     from agentlab.tools import ToolBox
@@ -188,7 +189,7 @@ def test_serve_transformers_then_agent_gets_the_in_process_greedy_text(embedded_
         out = '\n'.join(lines)
         assert 'ready in' in out, out + proc.stderr.read() if proc.poll() is not None else out
         base = f'http://127.0.0.1:{port}/v1'
-        spec = f'{base}#{embedded_model}'
+        spec = f'{base}#smollm2-135m'
         assert f'model spec: {spec}' in lines and key not in out
 
         assert _get(f'http://127.0.0.1:{port}/health') == 200          # health stays open

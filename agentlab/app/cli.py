@@ -124,11 +124,21 @@ def chat(model: ModelOpt = DEFAULT_MODEL, tools: ToolsOpt = None,
 
 @app.command()
 def serve(model: ModelOpt = DEFAULT_MODEL,
-          engine: Annotated[str, typer.Option(help='transformers (`transformers serve`, CPU or GPU) or lmdeploy '
-                                              '(LMDeploy api_server, CUDA GPU only).')] = 'transformers',
+          engine: Annotated[Optional[str], typer.Option(help='transformers (CPU or GPU), llamacpp (a .gguf file; the '
+                                                        'default for one) or lmdeploy (LMDeploy api_server, CUDA GPU '
+                                                        'only).')] = None,
+          served_model_name: Annotated[Optional[list[str]], typer.Option(
+              help='A name clients may send as "model" (repeatable; default: the --model text).')] = None,
+          free_decoding: Annotated[bool, typer.Option('--free-decoding', help='Generate calls without grammars '
+                                                      '(what agentlab eval runs); tool_choice still holds.')] = False,
+          raw: Annotated[bool, typer.Option('--raw', help="The engine's own server without the tool-calling bridge "
+                                            '(transformers serve).')] = False,
+          threads: Annotated[Optional[int], typer.Option(help='CPU threads per engine process.')] = None,
+          slots: Annotated[Optional[int], typer.Option(help='llamacpp: parallel sequences (one process each).')]
+          = None,
           host: Annotated[str, typer.Option(help='Address to bind (0.0.0.0 exposes it to the network).')]
           = '127.0.0.1',
-          port: Annotated[Optional[int], typer.Option(help='Port (default: 8000 transformers, 23333 lmdeploy).')]
+          port: Annotated[Optional[int], typer.Option(help='Port (default: 8000; 23333 for lmdeploy).')]
           = None,
           api_key: Annotated[Optional[str], typer.Option(help='Require this bearer key (clients: AGENTLAB_API_KEY).')]
           = None,
@@ -151,7 +161,8 @@ def serve(model: ModelOpt = DEFAULT_MODEL,
     run_serve(model, engine, ServeOptions(host=host, port=port, api_key=api_key, tp=tp, quant_policy=quant_policy,
                                           model_format=model_format, backend=backend, session_len=session_len,
                                           tool_call_parser=tool_call_parser, proxy_url=proxy_url, device=device,
-                                          dtype=dtype))
+                                          dtype=dtype, raw=raw, served_model_names=tuple(served_model_name or ()),
+                                          free_decoding=free_decoding, threads=threads, slots=slots))
 
 
 @app.command()

@@ -1,10 +1,13 @@
 """`agentlab serve`: an OpenAI-compatible endpoint for any local model.
 
-Two engines:
+By default agentlab's own server (agentlab.serve.api): OpenAI function calling bridged onto the ReAct protocol the
+model was trained on, on the in-process transformers engine (an HF folder, CPU or GPU) or llama.cpp (a .gguf file).
+``--raw`` runs an engine's own server instead, without the bridge:
   * ``transformers``: ``transformers serve`` from the core environment (CPU or GPU), the model preloaded and pinned;
   * ``lmdeploy``: ``lmdeploy serve api_server`` from the isolated serve environment (CUDA GPUs only; LMDeploy has no
     CPU engine), with tensor parallelism, KV-cache quantisation (quant policy 4/8), AWQ models and registration with
-    LMDeploy's own proxy for scale-out across servers.
+    LMDeploy's own proxy for scale-out across servers. (LMDeploy is served raw whatever --raw says: its pipeline
+    lives in the serve environment, where the bridge does not run yet.)
 
 Either way `agentlab serve` waits until the server answers its health check, then prints ``ready``, the base URL and
 the model spec every other command takes (``http://HOST:PORT/v1#MODEL``). Ctrl-C stops the server and everything it
@@ -36,8 +39,8 @@ from agentlab.host import cuda_available
 from agentlab.models import ModelSpec, parse_model_spec
 from agentlab.serve.net import base_url, check_port_free, http_status
 
-ENGINES = ('transformers', 'lmdeploy')
-DEFAULT_PORTS = {'transformers': 8000, 'lmdeploy': 23333}
+ENGINES = ('transformers', 'llamacpp', 'lmdeploy')
+DEFAULT_PORTS = {'transformers': 8000, 'llamacpp': 8000, 'lmdeploy': 23333}
 
 
 def gpu_refusal(what: str) -> str:
@@ -49,11 +52,6 @@ def resolve_local_model(model: str) -> tuple[ModelSpec, Path]:
     spec = parse_model_spec(model)
     if spec.kind == 'endpoint':
         raise AgentlabError(f'{model} is already an endpoint; serve a registered name or a local HF folder')
-    if spec.kind == 'gguf':
-        # Serving a GGUF waits for agentlab's own tool-calling server (one bridge for every engine); until then
-        # the file runs in llama.cpp's server or Ollama, and agentlab serves the HF folder it was exported from.
-        raise AgentlabError(f'agentlab serve does not serve GGUF files yet; serve the HF folder it was exported from, '
-                            f'or run {Path(spec.name).name} in llama-server --jinja or Ollama (its .Modelfile)')
     return spec, spec.local_path()
 
 
@@ -168,18 +166,40 @@ class ServeOptions:
     tool_call_parser: str | None = None
     proxy_url: str | None = None
     ready_timeout: float = 900.0
+    # agentlab's server
+    raw: bool = False                        # the engine's own server, no tool-calling bridge
+    served_model_names: tuple[str, ...] = ()
+    free_decoding: bool = False
+    threads: int | None = None
+    slots: int | None = None
 
 
-def prepare_server(model: str, engine: str, options: ServeOptions) -> tuple[ServerProcess, ServerInfo]:
+def prepare_server(model: str, engine: str | None, options: ServeOptions) -> tuple[ServerProcess, ServerInfo]:
     """Everything short of starting: refusals, model resolution, port check, the command line."""
-    if engine not in ENGINES:
-        raise AgentlabError(f'unknown engine {engine!r}; choose transformers (CPU or GPU) or lmdeploy (CUDA GPU)')
+    if engine is not None and engine not in ENGINES:
+        raise AgentlabError(f'unknown engine {engine!r}; choose transformers (CPU or GPU), llamacpp (a .gguf file) '
+                            'or lmdeploy (CUDA GPU)')
     if engine == 'lmdeploy' and not cuda_available():
         raise AgentlabError(gpu_refusal('--engine lmdeploy'))
     spec, path = resolve_local_model(model)
+    engine = engine or ('llamacpp' if spec.kind == 'gguf' else 'transformers')
+    if spec.kind == 'gguf' and engine != 'llamacpp':
+        raise AgentlabError(f'{model} is a GGUF file: serve it with --engine llamacpp (the default for .gguf)')
+    if engine == 'llamacpp' and spec.kind != 'gguf':
+        raise AgentlabError(f'--engine llamacpp serves GGUF files; export {model} first: agentlab export --model '
+                            f'{model} --format gguf --quant q8_0 --out MODEL.gguf')
+    if engine == 'llamacpp' and options.raw:
+        raise AgentlabError('--raw has no llama.cpp server here (llama-server is not built); run the .gguf in '
+                            'llama-server --jinja or Ollama yourself, or drop --raw')
     port = options.port or DEFAULT_PORTS[engine]
     check_port_free(options.host, port)
     url = base_url(options.host, port)
+    if engine != 'lmdeploy' and not options.raw:
+        names = list(options.served_model_names) or [model]
+        cmd = bridge_command(str(path), engine, options.host, port, names, options)
+        info = ServerInfo('agentlab', url, names[0], cmd)
+        env = server_env({API_KEY_ENV: options.api_key} if options.api_key else None)
+        return ServerProcess(info, env, options.host, port, options.api_key), info
     if engine == 'transformers':
         cmd = transformers_command(path, options.host, port, device=options.device, dtype=options.dtype,
                                    api_key=options.api_key)
@@ -198,13 +218,34 @@ def prepare_server(model: str, engine: str, options: ServeOptions) -> tuple[Serv
                          health_path='/v1/models'), info
 
 
+def bridge_command(path: str, engine: str, host: str, port: int, names: Sequence[str], options: ServeOptions,
+                   python: str | None = None) -> list[str]:
+    """agentlab's own server (agentlab.serve.api) in a child process of this environment's python."""
+    cmd = [python or sys.executable, '-m', 'agentlab.serve.api', path, '--engine', engine, '--host', host,
+           '--port', str(port)]
+    for n in names:
+        cmd += ['--served-model-name', n]
+    if options.free_decoding:
+        cmd.append('--free-decoding')
+    if options.threads:
+        cmd += ['--threads', str(options.threads)]
+    if options.slots:
+        cmd += ['--slots', str(options.slots)]
+    if engine == 'transformers':
+        cmd += ['--dtype', options.dtype]
+        if options.device and options.device != 'auto':
+            cmd += ['--device', options.device]
+    return cmd
+
+
 def redact(cmd: Sequence[str], secret: str | None) -> str:
     return ' '.join('***' if secret and c == secret else c for c in cmd)
 
 
-def run_serve(model: str, engine: str, options: ServeOptions, out=print) -> None:
+def run_serve(model: str, engine: str | None, options: ServeOptions, out=print) -> None:
     """`agentlab serve`: start, wait for health, print ready + spec, run until Ctrl-C (or SIGTERM), stop cleanly."""
     server, info = prepare_server(model, engine, options)
+    engine = info.engine
     out(f'starting {engine}: {redact(info.command, options.api_key)}')
     echo = lambda line: print(f'  {engine}| {line}', file=sys.stderr, flush=True)  # noqa: E731
     server.echo = echo

@@ -7,7 +7,8 @@ vocabulary (special tokens parsed, no BOS added, as the transformers engine does
 and stops at end-of-generation tokens or at the first stop word.
 
   python llamacpp_worker.py MODEL.gguf --threads 1 --ctx 4096
-  stdin : {"id": 1, "prompt": "...", "max_tokens": 256, "stop": ["<|im_end|>"], "temperature": 0, "top_p": 1, "seed": null}
+  stdin : {"id": 1, "prompt": "...", "max_tokens": 256, "stop": ["<|im_end|>"], "temperature": 0, "top_p": 1, "seed": null,
+           "grammar": null | {"kind": "choice", "options": ["a", "b"]} | {"kind": "json", "schema": {...}}}
   stdout: {"id": 1, "text": "...", "prompt_tokens": 300, "completion_tokens": 41, "finish_reason": "stop_word",
            "seconds": 0.8}     (or {"id": 1, "error": "..."}); the first line is {"ready": true, ...}.
 
@@ -55,6 +56,25 @@ def main() -> None:
             reply({'id': req.get('id'), 'error': f'{type(e).__name__}: {e}'})
 
 
+_GRAMMARS: dict = {}
+
+
+def grammar_for(spec: dict | None):
+    """A llama.cpp grammar for a constraint: one of a few strings, or JSON matching a schema (llama.cpp's own
+    JSON-schema-to-GBNF converter). Cached: the same tools come back request after request."""
+    if not spec:
+        return None
+    from llama_cpp import LlamaGrammar
+    key = json.dumps(spec, sort_keys=True)
+    if key not in _GRAMMARS:
+        if spec['kind'] == 'choice':
+            _GRAMMARS[key] = LlamaGrammar.from_string(
+                'root ::= ' + ' | '.join(json.dumps(o, ensure_ascii=False) for o in spec['options']), verbose=False)
+        else:
+            _GRAMMARS[key] = LlamaGrammar.from_json_schema(json.dumps(spec['schema']), verbose=False)
+    return _GRAMMARS[key]
+
+
 def generate(llm, vocab, llama_cpp, req: dict) -> dict:
     start = time.perf_counter()
     prompt = llm.tokenize(req['prompt'].encode('utf-8'), add_bos=False, special=True)
@@ -73,7 +93,8 @@ def generate(llm, vocab, llama_cpp, req: dict) -> dict:
     ids: list[int] = []
     text, reason = '', 'length'
     if max_tokens > 0:
-        for token in llm.generate(prompt, repeat_penalty=1.0, reset=True, **sampling):
+        grammar = grammar_for(req.get('grammar'))
+        for token in llm.generate(prompt, repeat_penalty=1.0, reset=True, grammar=grammar, **sampling):
             if llama_cpp.llama_vocab_is_eog(vocab, token):
                 reason = 'stop'
                 break

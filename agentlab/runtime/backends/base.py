@@ -32,6 +32,20 @@ class Generation:
     finish_reason: str = ''            # 'stop' | 'length' | 'stop_word'
 
 
+@dataclass(frozen=True)
+class Constraint:
+    """What a constrained continuation may write: one of ``options`` (kind 'choice'), or one JSON value that
+    matches ``schema`` (kind 'json', written compactly as protocol.render_arguments does). Engines that take one
+    (transformers through xgrammar, llama.cpp through its GBNF grammars) implement ``continue_text``."""
+    kind: str                                  # 'choice' | 'json'
+    options: tuple[str, ...] = ()
+    schema: dict | None = None
+
+    def key(self) -> str:
+        import json
+        return json.dumps([self.kind, list(self.options), self.schema], sort_keys=True)
+
+
 def cut_at_stop(text: str, stop: Iterable[str]) -> tuple[str, bool]:
     """Text up to the earliest stop word, and whether one was found."""
     cut = len(text)
@@ -49,6 +63,14 @@ def row_configs(config: GenerationConfig, limits: Sequence[int] | None, n: int) 
     if len(limits) != n:
         raise ValueError(f'{len(limits)} token limits for {n} conversations')
     return [replace(config, max_new_tokens=int(k)) for k in limits]
+
+
+class Continuing(Protocol):
+    """A backend that can go on from a partly written assistant turn: the prompt is ``messages`` rendered with the
+    generation prompt, then ``prefix``; the text returned is only what follows it, optionally constrained."""
+
+    def continue_text(self, messages: Messages, prefix: str, config: GenerationConfig,
+                      constraint: Constraint | None = None) -> Generation: ...
 
 
 class Backend(Protocol):

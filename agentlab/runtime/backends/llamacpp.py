@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from agentlab.errors import AgentlabError
-from agentlab.runtime.backends.base import Generation, GenerationConfig, Messages, row_configs
+from agentlab.runtime.backends.base import Constraint, Generation, GenerationConfig, Messages, row_configs
 
 
 def default_slots() -> int:
@@ -66,10 +66,12 @@ class _Slot:
             raise AgentlabError(f'llama.cpp worker exited (code {code}): {reason}')
         return json.loads(line)
 
-    def ask(self, prompt: str, config: GenerationConfig, max_tokens: int) -> dict:
+    def ask(self, prompt: str, config: GenerationConfig, max_tokens: int, constraint: Constraint | None = None) -> dict:
         self._next += 1
         req = {'id': self._next, 'prompt': prompt, 'max_tokens': max_tokens, 'stop': list(config.stop),
                'temperature': config.temperature, 'top_p': config.top_p, 'seed': config.seed}
+        if constraint is not None:
+            req['grammar'] = {'kind': constraint.kind, 'options': list(constraint.options), 'schema': constraint.schema}
         self.proc.stdin.write(json.dumps(req) + '\n')
         self.proc.stdin.flush()
         got = self._read()
@@ -151,6 +153,30 @@ class LlamaCppBackend:
         if errors:
             raise errors[0]
         return [r for r in results if r is not None]
+
+    def continue_text(self, messages: Messages, prefix: str, config: GenerationConfig,
+                      constraint: Constraint | None = None) -> Generation:
+        """One sequence from a partly written assistant turn, on the first free slot (constrained by a llama.cpp
+        grammar when asked). The worker keeps its KV cache, so the prompt shared with the last call is not
+        prefilled again."""
+        slot = self._take_slot()
+        try:
+            got = slot.ask(self.render(messages) + prefix, config, config.max_new_tokens, constraint)
+        finally:
+            self._free.append(slot)
+        return Generation(got['text'], got['prompt_tokens'], got['completion_tokens'], got['seconds'],
+                          got['finish_reason'])
+
+    def _take_slot(self) -> _Slot:
+        import time
+        with self._lock:
+            if not hasattr(self, '_free'):
+                self._free = list(self._ensure_slots(self.slots_wanted))
+        while True:
+            try:
+                return self._free.pop()
+            except IndexError:
+                time.sleep(0.005)
 
     def close(self) -> None:
         for s in self._slots:

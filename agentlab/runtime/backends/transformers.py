@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from agentlab.runtime.backends.base import Generation, GenerationConfig, Messages, cut_at_stop, row_configs
+from agentlab.runtime.backends.base import (Constraint, Generation, GenerationConfig, Messages, cut_at_stop,
+                                            row_configs)
 
 
 class TransformersBackend:
@@ -91,6 +92,54 @@ class TransformersBackend:
             results.append(Generation(text, int(enc['attention_mask'][row].sum()), len(new), seconds / len(batch),
                                       reason))
         return results
+
+
+    # --- continuing a partly written turn (the serve bridge's tool_choice and constrained decoding) ---------------
+
+    def _grammar(self, constraint: Constraint):
+        """The compiled xgrammar grammar of a constraint, cached (compiling a JSON schema takes milliseconds, the
+        tokenizer's table half a second: both once)."""
+        import xgrammar as xgr
+        if not hasattr(self, '_xgr_compiler'):
+            info = xgr.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=self.model.config.vocab_size)
+            self._xgr_compiler = xgr.GrammarCompiler(info, cache_enabled=True)
+            self._xgr_cache: dict[str, object] = {}
+        key = constraint.key()
+        if key not in self._xgr_cache:
+            if constraint.kind == 'choice':
+                import json
+                ebnf = 'root ::= ' + ' | '.join(json.dumps(o, ensure_ascii=False) for o in constraint.options)
+                self._xgr_cache[key] = self._xgr_compiler.compile_grammar(ebnf)
+            else:
+                # compact, as protocol.render_arguments writes arguments (json.dumps' default separators)
+                self._xgr_cache[key] = self._xgr_compiler.compile_json_schema(
+                    constraint.schema, any_whitespace=False, separators=(', ', ': '), strict_mode=False)
+        return self._xgr_cache[key]
+
+    def continue_text(self, messages: Messages, prefix: str, config: GenerationConfig,
+                      constraint: Constraint | None = None) -> Generation:
+        import torch
+        prompt = self.render(messages) + prefix
+        enc = self.tokenizer([prompt], return_tensors='pt', add_special_tokens=False).to(self.device)
+        kwargs = dict(max_new_tokens=config.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+                      eos_token_id=self.tokenizer.eos_token_id, do_sample=False, temperature=None, top_p=None,
+                      top_k=None)
+        if config.stop:
+            kwargs['stopping_criteria'] = [self._stop_criteria(tuple(config.stop))]
+        start = time.perf_counter()
+        with self._lock, torch.no_grad():
+            if constraint is not None:
+                import xgrammar as xgr
+                # a fresh processor per call: it holds the matcher state of one sequence
+                kwargs['logits_processor'] = [xgr.contrib.hf.LogitsProcessor(self._grammar(constraint))]
+            seqs = self.model.generate(**enc, **kwargs)
+        width = enc['input_ids'].shape[1]
+        ids = [t for t in seqs[0, width:].tolist() if t != self.tokenizer.pad_token_id]
+        raw = self.tokenizer.decode(ids, skip_special_tokens=True)
+        text, stopped = cut_at_stop(raw, config.stop)
+        hit_eos = bool(seqs.shape[1] > width and seqs[0, -1].item() == self.tokenizer.eos_token_id)
+        reason = 'stop_word' if stopped else ('stop' if hit_eos else 'length')
+        return Generation(text, width, len(ids), time.perf_counter() - start, reason)
 
 
 def _row_budget(width: int, limits: Sequence[int], device):

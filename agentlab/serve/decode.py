@@ -30,6 +30,10 @@ from agentlab.serve.bridge import Choice, ToolSet
 ACTION_START = '\n' + protocol.ACTION
 FINISH_START = '\n' + protocol.FINISH
 NAME_TOKENS = 64            # enough for any OpenAI name (64 characters) and the "Action Input:" after it
+# Under required / a named function the call must fit: the thought gets at most this share of max_tokens (and at
+# most FORCED_THOUGHT_TOKENS), the rest is the call's. Under auto the model's own budget is left as it is.
+FORCED_THOUGHT_SHARE = 0.5
+FORCED_THOUGHT_TOKENS = 64
 
 
 @dataclass
@@ -55,7 +59,11 @@ def decode(backend, messages: Messages, tools: ToolSet, choice: Choice, config: 
                             'cannot honour tool_choice or constrain calls; serve it with --free-decoding and '
                             'tool_choice "auto"')
     stops = tuple(config.stop) + ((ACTION_START,) if choice.mode in ('auto', 'none') else (ACTION_START, FINISH_START))
-    first = generate(messages, replace(config, stop=stops))
+    first_config = replace(config, stop=stops)
+    if choice.mode in ('required', 'named'):
+        first_config = replace(first_config, max_new_tokens=max(1, min(FORCED_THOUGHT_TOKENS, int(
+            config.max_new_tokens * FORCED_THOUGHT_SHARE))))
+    first = generate(messages, first_config)
     used = first.completion_tokens
     text = first.text
     # Cut at a stop word without a final answer: the model began "Action:" (or wrote "Response:" after a call of
@@ -71,7 +79,7 @@ def decode(backend, messages: Messages, tools: ToolSet, choice: Choice, config: 
         return Decoded(prefix + rest.text, first.prompt_tokens, used + rest.completion_tokens,
                        rest.finish_reason == 'length')
     # a call: auto once the model wrote "Action:", or forced by required / a named function
-    thought = text.strip()
+    thought = text.strip().split('\n')[0].rstrip()      # the thought line (a forced call cuts what follows)
     if not thought.startswith(protocol.THOUGHT):
         thought = f'{protocol.THOUGHT} {thought}'.rstrip()
     if FINISH_START.strip() in thought:                      # "required": the model meant to answer; cut that off

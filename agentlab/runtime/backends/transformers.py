@@ -111,9 +111,10 @@ class TransformersBackend:
                 ebnf = 'root ::= ' + ' | '.join(json.dumps(o, ensure_ascii=False) for o in constraint.options)
                 self._xgr_cache[key] = self._xgr_compiler.compile_grammar(ebnf)
             else:
-                # compact, as protocol.render_arguments writes arguments (json.dumps' default separators)
+                # compact, as protocol.render_arguments writes arguments (json.dumps' default separators); strict:
+                # no properties beyond the schema's (a call's arguments are the tool's parameters, nothing else)
                 self._xgr_cache[key] = self._xgr_compiler.compile_json_schema(
-                    constraint.schema, any_whitespace=False, separators=(', ', ': '), strict_mode=False)
+                    constraint.schema, any_whitespace=False, separators=(', ', ': '), strict_mode=True)
         return self._xgr_cache[key]
 
     def continue_text(self, messages: Messages, prefix: str, config: GenerationConfig,

@@ -197,3 +197,56 @@ def test_eval_on_a_gguf_keeps_the_hf_verdicts(exported, embedded_model, tmp_path
     assert same >= 7
     results = json.loads((tmp_path / 'q8_0' / 'results.json').read_text())
     assert results['backend']['class'] == 'LlamaCppBackend' and results['model']['kind'] == 'gguf'
+
+
+@pytest.mark.engines
+@pytest.mark.slow
+def test_serve_a_gguf_with_function_calling(exported):
+    """`agentlab serve --model FILE.gguf` runs llama.cpp behind the same bridge: a forced call and a named call come
+    back as tool_calls whose arguments match the schema (llama.cpp's own GBNF grammars), "none" as plain content."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import jsonschema
+    from openai import OpenAI
+
+    from agentlab.serve.net import free_port
+    schema = {'type': 'object', 'properties': {'hour': {'type': 'integer', 'minimum': 0, 'maximum': 23},
+                                               'repeat': {'type': 'string', 'enum': ['once', 'daily']}},
+              'required': ['hour', 'repeat']}
+    tools = [{'type': 'function', 'function': {'name': 'set_alarm', 'description': 'Set an alarm.',
+                                               'parameters': schema}},
+             {'type': 'function', 'function': {'name': 'stop_alarm', 'description': 'Stop the alarm.'}}]
+    port = free_port()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / 'agentlab'), 'serve', '--model', str(exported['q8_0']),
+                             '--port', str(port), '--served-model-name', 'smol', '--slots', '1', '--threads', '1'],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS='1'))
+    try:
+        deadline, lines = time.monotonic() + 300, []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith('Ctrl-C') or time.monotonic() > deadline:
+                break
+        assert any('--engine llamacpp' in ln for ln in lines), ''.join(lines)
+        client = OpenAI(base_url=f'http://127.0.0.1:{port}/v1', api_key='unused', max_retries=0, timeout=300)
+        ask = [{'role': 'user', 'content': 'Wake me at 7 every day.'}]
+        for choice in ('required', {'type': 'function', 'function': {'name': 'set_alarm'}}):
+            msg = client.chat.completions.create(model='smol', messages=ask, tools=tools, tool_choice=choice,
+                                                 max_tokens=96).choices[0].message
+            call = msg.tool_calls[0].function
+            assert call.name in ('set_alarm', 'stop_alarm')
+            args = json.loads(call.arguments)
+            jsonschema.validate(args, schema if call.name == 'set_alarm' else {'type': 'object',
+                                                                                'additionalProperties': False})
+        msg = client.chat.completions.create(model='smol', messages=ask, tools=tools, tool_choice='none',
+                                             max_tokens=48).choices[0].message
+        assert not msg.tool_calls and isinstance(msg.content, str)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0

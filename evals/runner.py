@@ -57,7 +57,7 @@ def model_info(model: str, backend) -> dict:
 
 def backend_info(backend, workers: int) -> dict:
     info = {'class': type(backend).__name__, 'workers': workers}
-    for attr in ('device', 'dtype', 'batch_size', 'concurrency'):
+    for attr in ('device', 'dtype', 'batch_size', 'concurrency', 'api'):
         if hasattr(backend, attr):
             info[attr] = getattr(backend, attr)
     info.setdefault('dtype', 'endpoint-defined' if info['class'] == 'OpenAIBackend' else None)

@@ -47,10 +47,11 @@ def server():
     """`agentlab serve` on the embedded model under two served names; stopped with Ctrl-C at the end."""
     port = free_port()
     env = dict(os.environ, OMP_NUM_THREADS='1')
+    log = open(os.devnull, 'w')
     proc = subprocess.Popen([str(Path(sys.executable).parent / 'agentlab'), 'serve', '--model', 'smollm2-135m',
                              '--port', str(port), '--served-model-name', 'smol',
                              '--served-model-name', 'gpt-4o-mini'],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     lines = []
     deadline = time.monotonic() + 300
     for line in proc.stdout:
@@ -61,8 +62,9 @@ def server():
     assert f'model spec: http://127.0.0.1:{port}/v1#smol' in lines
     yield f'http://127.0.0.1:{port}/v1'
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0 and 'server stopped' in out, err[-2000:]
+    out, _ = proc.communicate(timeout=60)
+    log.close()
+    assert proc.returncode == 0 and 'server stopped' in out, out[-2000:]
 
 
 @pytest.fixture(scope='module')
@@ -217,3 +219,52 @@ def test_smolagents_tool_calling_agent(server):
     assert steps, agent.memory.steps
     names = {c.name for s in steps for c in s.tool_calls}
     assert names <= {'get_weather', 'final_answer'}
+
+
+def test_eval_through_the_tool_calling_api_matches_in_process(embedded_model, tmp_path):
+    """`agentlab eval --api tools` against `agentlab serve --free-decoding`: every BFCL case gets the verdict of the
+    in-process eval, and the prompt it renders (the same prompt tokens: the bridge's rendering is byte-identical)
+    wherever the case's functions are JSON Schema; 33 of BFCL's 840 use Python type names inside nested schemas
+    ('float', 'dict'), which an OpenAI tool cannot carry."""
+    from conftest import run_cli
+
+    from agentlab.evals.suites.bfcl import BFCLSuite, initial_messages
+    from agentlab.runtime import protocol
+
+    def round_trips(category: str, case_id: str) -> bool:
+        case = next(c for c in BFCLSuite(category).cases() if c['id'] == case_id)
+        system = initial_messages(case)[0]['content']
+        descs = protocol.find_tool_list(system)[2]
+        return protocol.render_system([protocol.openai_function(d) for d in descs]) == system
+
+    port = free_port()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / 'agentlab'), 'serve', '--model', 'smollm2-135m',
+                             '--port', str(port), '--served-model-name', 'smol', '--free-decoding'],
+                            stdout=subprocess.PIPE, stderr=(tmp_path / 'server.log').open('w'), text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS='1'))
+    try:
+        for line in proc.stdout:
+            if line.startswith('Ctrl-C'):
+                break
+        suites = 'bfcl:simple_python,bfcl:multiple,bfcl:irrelevance'
+        runs = {}
+        for name, model, extra in (('local', str(embedded_model), []),
+                                   ('api', f'http://127.0.0.1:{port}/v1#smol', ['--api', 'tools'])):
+            res = run_cli('eval', '--model', model, '--suite', suites, '--limit', '3', '--out', str(tmp_path / name),
+                          '--workers', '3', *extra, timeout=1200)
+            assert res.returncode == 0, res.stderr[-3000:] + (tmp_path / 'server.log').read_text()[-3000:]
+            runs[name] = {(c['suite'], c['id']): c for c in map(json.loads, (tmp_path / name / 'cases.jsonl').open())}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert runs['local'].keys() == runs['api'].keys() and len(runs['local']) == 9
+    identical = 0
+    for key, local in runs['local'].items():
+        api = runs['api'][key]
+        assert api['verdict']['correct'] == local['verdict']['correct'], key
+        if round_trips(key[0].split(':')[1], key[1]):
+            identical += 1
+            assert api['prompt_tokens'] == local['prompt_tokens'], key
+    assert identical >= 6
+    results = json.loads((tmp_path / 'api' / 'results.json').read_text())
+    assert results['backend']['api'] == 'tools'

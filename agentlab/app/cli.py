@@ -303,12 +303,14 @@ def eval_(model: ModelOpt = DEFAULT_MODEL,
                                                         '.gguf file, transformers for a folder).')] = None,
           threads: Annotated[Optional[int], typer.Option(help='CPU threads (per llama.cpp slot).')] = None,
           slots: Annotated[Optional[int], typer.Option(help='llamacpp: worker processes decoding at once '
-                                                       '(default: one per core).')] = None) -> None:
+                                                       '(default: one per core).')] = None,
+          api: Annotated[str, typer.Option(help="Endpoints: text (the protocol as chat text) or tools (the server's "
+                                           'OpenAI function calling: tools in, tool_calls out).')] = 'text') -> None:
     """Tool-call accuracy: BFCL (official checker), agentlab's held-out ReAct tasks, Agent-FLAN next actions."""
     from agentlab.evals.runner import run_eval
     from agentlab.runtime.backends import BackendOptions
     run_eval(model, suite, limit=limit, workers=workers, out=out, parse_mode='strict' if strict else 'tolerant',
-             backend_options=BackendOptions(dtype=dtype, engine=engine, threads=threads, slots=slots))
+             backend_options=BackendOptions(dtype=dtype, engine=engine, threads=threads, slots=slots, api=api))
     print(f'results: {out}/results.json; every case: {out}/cases.jsonl')
     if bfcl_evaluate:
         from agentlab.evals.suites.bfcl_agreement import check_agreement, summary_lines

@@ -147,6 +147,72 @@ def render_system(tools: Sequence[Mapping[str, Any]], lang: Lang = 'en') -> str:
                            action=ACTION, action_input=ACTION_INPUT, response=RESPONSE, finish=FINISH)
 
 
+def find_tool_list(system: str) -> tuple[int, int, list[dict]] | None:
+    """(start, end, descriptions) of the tool list inside a system prompt render_system wrote, or None.
+
+    The list is the ``str()`` of a list of dicts, so it is read back with ``ast.literal_eval`` (structurally, never
+    by text search): name masking rewrites it, and an endpoint scored through its tool-calling API gets its tools
+    from it."""
+    import ast
+    start = system.find("[{'name': ")
+    if start == -1:
+        return None
+    for m in re.finditer(r'\}\]', system[start:]):
+        end = start + m.end()
+        try:
+            value = ast.literal_eval(system[start:end])
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue
+        if isinstance(value, list) and all(isinstance(d, dict) and 'name' in d for d in value):
+            return start, end, value
+    return None
+
+
+# Lagent's parameter types back to JSON Schema (tool_description's map the other way; NUMBER was an integer).
+_JSON_TYPES = {'STRING': 'string', 'NUMBER': 'integer', 'FLOAT': 'number', 'BOOLEAN': 'boolean', 'Array': 'array',
+               'OBJECT': 'object'}
+
+
+# Python type names that BFCL's function docs use inside nested schemas, as JSON Schema has them (BFCL's own
+# OpenAI handler maps them the same way); everything else is already JSON Schema.
+_PYTHON_TYPES = {'dict': 'object', 'float': 'number', 'tuple': 'array', 'any': 'string', 'int': 'integer',
+                 'str': 'string', 'bool': 'boolean', 'list': 'array'}
+
+
+def json_schema(schema: Any) -> Any:
+    """A nested parameter schema with Python type names (BFCL's dialect) mapped to JSON Schema's."""
+    if isinstance(schema, list):
+        return [json_schema(s) for s in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    out = {}
+    for k, v in schema.items():
+        if k == 'type' and isinstance(v, str):
+            out[k] = _PYTHON_TYPES.get(v, v)
+        elif k in ('items', 'additionalProperties'):
+            out[k] = json_schema(v)
+        elif k == 'properties' and isinstance(v, Mapping):
+            out[k] = {name: json_schema(p) for name, p in v.items()}
+        else:
+            out[k] = v
+    return out
+
+
+def openai_function(desc: Mapping[str, Any]) -> dict:
+    """An OpenAI function schema for a Lagent-style description. tool_description() of it renders the same
+    description again (types, enums, defaults, nested schemas and the required list kept), except where a nested
+    schema used Python type names (BFCL's 'dict', 'float', 'tuple'): JSON Schema has no such types, so they become
+    'object', 'number', 'array'. Lagent's extra keys (return_data) have no place in an OpenAI function and are
+    dropped."""
+    properties = {}
+    for p in desc.get('parameters') or []:
+        schema = {'type': _JSON_TYPES.get(p.get('type'), 'string'), 'description': p.get('description', '')}
+        schema.update({k: json_schema(p[k]) for k in _PASSTHROUGH_KEYS if k in p})
+        properties[p['name']] = schema
+    return {'name': desc['name'], 'description': desc.get('description', ''),
+            'parameters': {'type': 'object', 'properties': properties, 'required': list(desc.get('required') or [])}}
+
+
 def force_stop_prompt(lang: Lang = 'en') -> str:
     return _PROTOCOLS[lang][1]
 

@@ -40,6 +40,7 @@ class BackendOptions:
     engine: str | None = None          # one of ENGINES for local models; None: by the model's kind
     slots: int | None = None           # llamacpp: worker processes (default: one per core / threads)
     concurrency: int = 4
+    api: str = 'text'                  # endpoints: 'text' (the protocol as chat text) or 'tools' (function calling)
     extra: dict = field(default_factory=dict)
 
 
@@ -49,9 +50,13 @@ def make_backend(model: str | ModelSpec, options: BackendOptions | None = None) 
     spec = parse_model_spec(model) if isinstance(model, str) else model
     if spec.kind == 'endpoint':
         from agentlab.runtime.backends.openai import OpenAIBackend
-        return OpenAIBackend(spec.base_url, spec.name, spec.api_key, concurrency=options.concurrency)
+        return OpenAIBackend(spec.base_url, spec.name, spec.api_key, concurrency=options.concurrency,
+                             api=options.api)
     if options.engine is not None and options.engine not in ENGINES:
         raise AgentlabError(f'unknown engine {options.engine!r}; choose from {", ".join(ENGINES)}')
+    if options.api != 'text':
+        raise AgentlabError(f'--api {options.api} scores an endpoint (http://HOST:PORT/v1#MODEL); {spec.text} runs '
+                            'in-process, where the protocol is the API')
     path = spec.local_path()
     engine = options.engine or ('llamacpp' if spec.kind == 'gguf' else 'transformers')
     if engine == 'llamacpp':

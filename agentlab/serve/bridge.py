@@ -24,8 +24,10 @@ from typing import Any, Literal, Mapping, Sequence
 
 from agentlab.runtime import protocol
 
-# OpenAI's rule for function names; the protocol's parser reads names that start with a letter or an underscore.
-OPENAI_NAME = re.compile(r'[a-zA-Z0-9_-]{1,64}')
+# OpenAI's rule for function names, plus dots (as vLLM accepts them): BFCL's functions and agentlab's toolkits are
+# dotted (math.factorial, ArxivSearch.get_arxiv_article_information) and must reach the model as they are named.
+# The protocol's parser reads names that start with a letter or an underscore.
+OPENAI_NAME = re.compile(r'[a-zA-Z0-9_.-]{1,64}')
 PROTOCOL_NAME = re.compile(r'[A-Za-z_][\w.\-]*')
 DEFAULT_THOUGHT = 'I will call {name}.'         # for tool calls in a history whose thought the server never saw
 
@@ -86,7 +88,7 @@ class ToolSet:
                 raise RequestError(f'{where}.function must be an object', param=where)
             name = fn.get('name')
             if not isinstance(name, str) or not OPENAI_NAME.fullmatch(name):
-                raise RequestError(f'{where}.function.name must match ^[a-zA-Z0-9_-]{{1,64}}$, got {name!r}',
+                raise RequestError(f'{where}.function.name must match ^[a-zA-Z0-9_.-]{{1,64}}$, got {name!r}',
                                    param=f'{where}.function.name')
             if any(t.name == name for t in tools):
                 raise RequestError(f'{where}.function.name {name!r} is given twice', param=f'{where}.function.name')

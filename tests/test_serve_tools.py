@@ -224,7 +224,7 @@ def test_smolagents_tool_calling_agent(server):
 def test_eval_through_the_tool_calling_api_matches_in_process(embedded_model, tmp_path):
     """`agentlab eval --api tools` against `agentlab serve --free-decoding`: every BFCL case gets the verdict of the
     in-process eval, and the prompt it renders (the same prompt tokens: the bridge's rendering is byte-identical)
-    wherever the case's functions are JSON Schema; 33 of BFCL's 840 use Python type names inside nested schemas
+    wherever the case's functions are JSON Schema; 35 of BFCL's 840 use Python type names inside nested schemas
     ('float', 'dict'), which an OpenAI tool cannot carry."""
     from conftest import run_cli
 

@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     'synth': 'agentlab.perf.synth:synth_throughput',
     'train': 'agentlab.perf.train:training_throughput',
     'gguf': 'agentlab.perf.gguf:gguf_engine_speed',
+    'serve': 'agentlab.perf.serve:serve_load',
 }
 
 

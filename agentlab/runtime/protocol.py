@@ -207,7 +207,7 @@ def openai_function(desc: Mapping[str, Any]) -> dict:
     properties = {}
     for p in desc.get('parameters') or []:
         schema = {'type': _JSON_TYPES.get(p.get('type'), 'string'), 'description': p.get('description', '')}
-        schema.update({k: json_schema(p[k]) for k in _PASSTHROUGH_KEYS if k in p})
+        schema.update(json_schema({k: p[k] for k in _PASSTHROUGH_KEYS if k in p}))
         properties[p['name']] = schema
     return {'name': desc['name'], 'description': desc.get('description', ''),
             'parameters': {'type': 'object', 'properties': properties, 'required': list(desc.get('required') or [])}}

@@ -81,7 +81,7 @@ def test_no_duplicate_conversations(rows):
 
 def test_stats_cover_splits_tools_domains_and_argument_types(dataset, tools):
     stats = json.loads((dataset / 'stats.json').read_text('utf-8'))
-    assert set(stats['kinds']['negative']) == {'no_tool', 'unavailable', 'ask_missing'}
+    assert set(stats['kinds']['negative']) == {'no_tool', 'unavailable', 'twin', 'ask_missing'}
     assert {'single', 'multi', 'chain'} <= set(stats['kinds']['react'])
     assert {'decompose_call', 'continue_single', 'decompose_unavailable'} <= set(stats['kinds']['tflan'])
     assert stats['functions']['available'] == len(tools)
@@ -147,7 +147,6 @@ def test_a_third_of_react_and_negative_rows_have_random_names_and_stay_consisten
     """Masked rows: the system prompt is the runtime's rendering of the renamed descriptions, every call names an
     offered (renamed) tool with that tool's renamed parameters (all required ones given), and no catalog name of an
     offered tool is left anywhere in the row."""
-    from agentlab.datasets_conv.synth.masking import _tool_list
     stats = json.loads((dataset / 'stats.json').read_text('utf-8'))
     calls = 0
     for split in ('react', 'tflan', 'negative'):
@@ -159,7 +158,7 @@ def test_a_third_of_react_and_negative_rows_have_random_names_and_stay_consisten
         assert 0.25 < len(masked) / len(rows[split]) < 0.42, (split, len(masked), len(rows[split]))
         for row in masked:
             turns = row['conversation']
-            start, end, descs = _tool_list(turns[0]['content'])
+            start, end, descs = protocol.find_tool_list(turns[0]['content'])
             lang = 'zh' if '你是一个可以调用外部工具的助手' in turns[0]['content'] else 'en'
             assert turns[0]['content'] == protocol.render_system(descs, lang)
             by_name = {d['name']: d for d in descs}
@@ -249,6 +248,37 @@ def test_unavailable_requests_offer_nothing_that_could_serve_them():
         assert not offered & {'Calculator', 'PythonInterpreter'}
         assert not any(sample.asked.name in f.overlaps for f in sample.offered)
     assert seen > 350
+
+
+def test_twins_repeat_a_positive_request_without_its_tool():
+    """Hammer's twins: the request of a one-call react row, offered the same distractors minus the tool it called
+    (or one tool of its domain when it had none), answered without a call; about TWIN_SHARE of the negatives."""
+    engine = G.Synthesizer(C.load_tools('builtin,catalog'))
+    samples, _ = S.generate(engine, 1000, seed=3)
+    positives: dict[str, list] = {}      # a request text can recur (with other tools offered)
+    for s in samples['react']:
+        if s.kind == 'single':
+            positives.setdefault(s.turns[1]['content'], []).append(s)
+    twins = [s for s in samples['negative'] if s.kind == 'twin']
+    assert abs(len(twins) / len(samples['negative']) - G.TWIN_SHARE) < 0.08
+    near_domain = 0
+    for twin in twins:
+        called = twin.asked
+        assert protocol.parse(twin.turns[-1]['content'], 'strict').kind == 'finish' and twin.turns[-1]['loss']
+        # the very request of a positive row that called the tool the twin takes away
+        candidates = [p for p in positives[twin.turns[1]['content']] if p.calls[0].function is called]
+        assert candidates
+        if twin.masked:
+            continue
+        offered = {f.name for f in twin.offered}
+        assert called.name not in offered and not offered & set(called.overlaps)
+        assert not offered & {'Calculator', 'PythonInterpreter'}
+        if len(twin.offered) == 1 and twin.offered[0].domain == called.domain and not any(
+                offered <= {f.name for f in p.offered} for p in candidates):
+            near_domain += 1
+        else:
+            assert any(offered <= {f.name for f in p.offered} for p in candidates)
+    assert near_domain > 0
 
 
 def test_offered_sets_vary_and_the_target_is_among_distractors(rows):

@@ -15,7 +15,8 @@ What each split teaches (Agent-FLAN's recipe, Chen et al. 2024):
   values, the JSON arguments, then the full step), and trajectories whose earlier steps are context; context turns
   carry ``loss: false``.
 * negative: requests that need no tool (answered directly), requests for a tool that is not offered (answered
-  honestly that it is unavailable) and requests missing a required value (answered by asking for it).
+  honestly that it is unavailable), twins (TWIN_SHARE of the split: a one-call react row's own request with its tool
+  taken away, Hammer's construction) and requests missing a required value (answered by asking for it).
 
 On a third of the react and negative rows (masking.SHARE) the offered tools and their parameters get random names
 (Hammer's name masking, :mod:`~agentlab.datasets_conv.synth.masking`): the model has to read the descriptions.
@@ -38,13 +39,13 @@ from tqdm import tqdm
 
 from agentlab.datasets_conv.synth.catalog import load_tools
 from agentlab.datasets_conv.synth.checks import check_sample
-from agentlab.datasets_conv.synth.generator import MIX, SPLITS, Retry, Sample, Synthesizer
+from agentlab.datasets_conv.synth.generator import MIX, SPLITS, TWIN_SHARE, Retry, Sample, Synthesizer
 from agentlab.datasets_conv.synth.masking import SHARE as MASK_SHARE
 from agentlab.datasets_conv.synth.masking import mask_names
-
-MASKED_SPLITS = ('react', 'negative')
 from agentlab.datasets_conv.synth.stats import compute_stats
 from agentlab.errors import AgentlabError
+
+MASKED_SPLITS = ('react', 'negative')
 
 
 def split_counts(rows: int) -> dict[str, int]:
@@ -56,7 +57,14 @@ def split_counts(rows: int) -> dict[str, int]:
 def generate(engine: Synthesizer, rows: int, seed: int,
              progress: Callable[[int], None] | None = None) -> tuple[dict[str, list[Sample]], dict]:
     """Generate ``rows`` unique conversations; returns samples per split and generation counters."""
-    builders = {'react': engine.react, 'tflan': engine.tflan, 'negative': engine.negative}
+    singles: list[Sample] = []      # one-call react rows before masking: the positives that negatives twin
+
+    def negative(rng: random.Random) -> Sample:
+        if singles and rng.random() < TWIN_SHARE:
+            return engine.twin(singles.pop(rng.randrange(len(singles))), rng)
+        return engine.negative(rng)
+
+    builders = {'react': engine.react, 'tflan': engine.tflan, 'negative': negative}
     out: dict[str, list[Sample]] = {}
     seen: set[str] = set()
     duplicates = retries = 0
@@ -79,6 +87,8 @@ def generate(engine: Synthesizer, rows: int, seed: int,
                 duplicates += 1
                 continue
             seen.add(key)
+            if sample.kind == 'single':
+                singles.append(sample)
             if split in MASKED_SPLITS and mask_rng.random() < MASK_SHARE:
                 sample = mask_names(sample, mask_rng)
             samples.append(sample)

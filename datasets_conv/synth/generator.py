@@ -20,6 +20,9 @@ from agentlab.runtime import protocol
 
 SPLITS = ('react', 'tflan', 'negative')
 MIX = {'react': 0.5, 'tflan': 0.2, 'negative': 0.3}
+# Of the negative split, the share built as twins of one-call react rows (Synthesizer.twin); the rest come from
+# Synthesizer.negative (no tool needed, a tool that is not offered, a missing value).
+TWIN_SHARE = 0.35
 # How many tools a conversation offers: mostly few (BFCL-like simple and multiple cases), sometimes up to 8.
 OFFER_WEIGHTS = {1: 32, 2: 20, 3: 17, 4: 12, 5: 7, 6: 5, 7: 4, 8: 3}
 SAME_DOMAIN = 0.6            # distractors from the target's own domain: the model must read, not guess by topic
@@ -313,9 +316,9 @@ class Synthesizer:
     def negative(self, rng: random.Random) -> Sample:
         lang = self.pick_lang(rng)
         r = rng.random()
-        if r < 0.38:
+        if r < 0.45:
             return self.no_tool(rng, lang)
-        if r < 0.85:
+        if r < 0.75:
             return self.unavailable(rng, lang)
         return self.missing(rng, lang)
 
@@ -352,6 +355,27 @@ class Synthesizer:
         offered, system = self.offer(rng, seeds, lang, MAX_TOKENS - conversation_tokens(turns), size=size,
                                      exclude=exclude)
         return Sample(split, 'unavailable', lang, [_turn('system', system, False)] + turns, [], offered, target)
+
+    def twin(self, positive: Sample, rng: random.Random) -> Sample:
+        """Hammer's negative twin of a one-call positive: the same request with its tool taken away and the
+        distractors kept (a one-tool row gets a tool of the same domain instead, as BFCL irrelevance offers), answered
+        without a call. Seen beside its positive, the request alone cannot decide: the offered list has to."""
+        target, lang = positive.calls[0].function, positive.lang
+        # A calculator or a Python interpreter could serve most requests after all: never kept in a twin.
+        exclude = self.excluded([target]) | {f.name for f in self.functions if f.general}
+        kept = [f for f in positive.offered if f.name not in exclude]
+        if not kept:
+            same = [f for f in self.by_domain[target.domain] if f.name not in exclude]
+            if not same:
+                raise Retry(f'{target.name}: no tool of its domain to offer in its twin')
+            kept = [rng.choice(same)]
+        thought = self.thought(P.UNAVAILABLE_THOUGHT, target, rng, lang)
+        answer = self.thought(P.UNAVAILABLE_ANSWER, target, rng, lang)
+        turns = [_turn('user', positive.turns[1]['content'], False),
+                 _turn('assistant', protocol.render_finish(thought, answer), True)]
+        offered, system = self.offer(rng, kept, lang, MAX_TOKENS - conversation_tokens(turns), size=len(kept),
+                                     exclude=exclude)
+        return Sample('negative', 'twin', lang, [_turn('system', system, False)] + turns, [], offered, target)
 
     def missing(self, rng: random.Random, lang: str) -> Sample:
         candidates = [f for f in self.targets[lang] if f.required and f.authored and lang in f.purpose]

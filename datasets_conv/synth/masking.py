@@ -13,7 +13,6 @@ object properties keep their names (they are not in a call's top-level keys the 
 
 from __future__ import annotations
 
-import ast
 import json
 import random
 import re
@@ -47,22 +46,6 @@ def random_name(rng: random.Random, taken: set[str], param: bool = False) -> str
     raise RuntimeError('no free random name')
 
 
-def _tool_list(system: str) -> tuple[int, int, list[dict]] | None:
-    """(start, end, descriptions) of the tool list inside a rendered system prompt."""
-    start = system.find("[{'name': ")
-    if start == -1:
-        return None
-    for m in re.finditer(r'\}\]', system[start:]):
-        end = start + m.end()
-        try:
-            value = ast.literal_eval(system[start:end])
-        except (ValueError, SyntaxError):
-            continue
-        if isinstance(value, list) and all(isinstance(d, dict) and 'name' in d for d in value):
-            return start, end, value
-    return None
-
-
 def _sub_name(text: str, old: str, new: str) -> str:
     return re.sub(rf'(?<![\w.]){re.escape(old)}(?![\w])', new, text)
 
@@ -73,7 +56,7 @@ def mask_names(sample, rng: random.Random):
     if not turns or turns[0]['role'] != 'system':
         return sample
     system = turns[0]['content']
-    found = _tool_list(system)
+    found = protocol.find_tool_list(system)
     if found is None:
         return sample
     start, end, descs = found

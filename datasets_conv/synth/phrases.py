@@ -8,14 +8,15 @@ from __future__ import annotations
 
 # --- Thoughts before a tool call ({name}: the tool, {purpose}: "get the weather for a city") -----------------
 CALL = {
+    # The decision comes first (the tool's name in the first words), the reason after: a no-call thought starts
+    # differently ("No ...", "None ..."), so the model commits to calling or not before it restates the request.
     'en': (
-        'I need to {purpose}. I will use {name}.',
-        'The user wants to {purpose}, so I will call {name}.',
-        'I should use {name} for this.',
+        'I will use {name} to {purpose}.',
         '{name} fits this request.',
-        'To {purpose}, I will call {name}.',
-        'This needs {name}; I will pass the values from the request.',
-        'I can {purpose} with {name}.',
+        'I should use {name} for this.',
+        '{name} can {purpose}; I will call it.',
+        'I will call {name} with the values from the request.',
+        'Calling {name} to {purpose}.',
         'Let me call {name}.',
     ),
     'zh': (
@@ -87,11 +88,11 @@ CHAT_THOUGHT = {
 }
 UNAVAILABLE_THOUGHT = {
     'en': (
-        'The user wants to {purpose}, but none of the available tools can do that.',
-        'No available tool can {purpose}.',
+        'No offered tool can {purpose}.',
         'None of the tools fits this request.',
-        'The tools offered cannot {purpose}.',
-        'I have no tool to {purpose}.',
+        'None of the offered tools can {purpose}.',
+        'No tool here can {purpose}, so I will answer without one.',
+        'No available tool can do this.',
     ),
     'zh': ('现有的工具都不能完成这个请求。', '没有可以完成这个任务的工具。', '提供的工具与这个请求无关。'),
 }

@@ -174,27 +174,32 @@ _JSON_TYPES = {'STRING': 'string', 'NUMBER': 'integer', 'FLOAT': 'number', 'BOOL
 
 
 # Python type names that BFCL's function docs use inside nested schemas, as JSON Schema has them (BFCL's own
-# OpenAI handler maps them the same way); everything else is already JSON Schema.
-_PYTHON_TYPES = {'dict': 'object', 'float': 'number', 'tuple': 'array', 'any': 'string', 'int': 'integer',
-                 'str': 'string', 'bool': 'boolean', 'list': 'array'}
+# OpenAI handler maps them the same way); 'any' has no JSON Schema type, so it loses its type (anything goes).
+_PYTHON_TYPES = {'dict': 'object', 'float': 'number', 'tuple': 'array', 'int': 'integer', 'str': 'string',
+                 'bool': 'boolean', 'list': 'array'}
 
 
-def json_schema(schema: Any) -> Any:
-    """A nested parameter schema with Python type names (BFCL's dialect) mapped to JSON Schema's."""
+def json_schema(schema: Any, widen_numbers: bool = False) -> Any:
+    """A (nested) parameter schema with Python type names (BFCL's dialect) mapped to JSON Schema's. With
+    ``widen_numbers`` a 'number' also admits integers explicitly (the data engine validates with it)."""
     if isinstance(schema, list):
-        return [json_schema(s) for s in schema]
+        return [json_schema(s, widen_numbers) for s in schema]
     if not isinstance(schema, Mapping):
         return schema
     out = {}
     for k, v in schema.items():
         if k == 'type' and isinstance(v, str):
+            if v == 'any':
+                continue
             out[k] = _PYTHON_TYPES.get(v, v)
         elif k in ('items', 'additionalProperties'):
-            out[k] = json_schema(v)
+            out[k] = json_schema(v, widen_numbers)
         elif k == 'properties' and isinstance(v, Mapping):
-            out[k] = {name: json_schema(p) for name, p in v.items()}
+            out[k] = {name: json_schema(p, widen_numbers) for name, p in v.items()}
         else:
             out[k] = v
+    if widen_numbers and out.get('type') == 'number':
+        out['type'] = ['number', 'integer']      # 5 is a fine float; Python and BFCL agree
     return out
 
 

@@ -9,37 +9,19 @@ from typing import Any, Mapping
 import jsonschema
 
 from agentlab.datasets_conv.synth import values as V
+from agentlab.runtime import protocol
 
 NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$')
 JSON_TYPES = ('string', 'integer', 'number', 'boolean', 'array', 'object')
-# BFCL and other Python-flavoured schemas use these type words; validation needs JSON schema's.
-_TYPE_ALIASES = {'dict': 'object', 'float': 'number', 'int': 'integer', 'str': 'string', 'bool': 'boolean',
-                 'list': 'array', 'tuple': 'array'}
+# BFCL and other Python-flavoured schemas use Python type words; validation maps them to JSON schema's
+# (protocol.json_schema, shared with the serve client's OpenAI tools).
 
 
 # --- schemas --------------------------------------------------------------------------------------------------
 
 def normalize_schema(schema: Any) -> Any:
     """A Python-flavoured (BFCL-style) parameter schema as standard JSON schema, for validation."""
-    if isinstance(schema, list):
-        return [normalize_schema(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {}
-    for key, value in schema.items():
-        if key == 'type' and isinstance(value, str):
-            if value == 'any':
-                continue
-            out[key] = _TYPE_ALIASES.get(value, value)
-        elif key == 'properties' and isinstance(value, dict):
-            out[key] = {k: normalize_schema(v) for k, v in value.items()}
-        elif key in ('items', 'additionalProperties'):
-            out[key] = normalize_schema(value)
-        else:
-            out[key] = value
-    if out.get('type') == 'number':
-        out['type'] = ['number', 'integer']      # 5 is a fine float; Python and BFCL agree
-    return out
+    return protocol.json_schema(schema, widen_numbers=True)
 
 
 def check_parameters(name: str, params: Any, strict: bool) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,18 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600, cwd: Path
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout, env=full_env,
                           cwd=cwd, input=input_text if input_text is not None else '')
+
+
+def start_serve(*args: str, stderr=subprocess.PIPE, timeout: float = 300) -> tuple[subprocess.Popen, list[str]]:
+    """Start `agentlab serve ARGS` as a user would and read its output until it says Ctrl-C stops it (it is ready)
+    or ``timeout`` passes; returns the process and the lines it printed."""
+    proc = subprocess.Popen([str(Path(sys.executable).parent / 'agentlab'), 'serve', *args],
+                            stdout=subprocess.PIPE, stderr=stderr, text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS='1'))
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    for line in proc.stdout:
+        lines.append(line.rstrip())
+        if line.startswith('Ctrl-C') or time.monotonic() > deadline:
+            break
+    return proc, lines

@@ -15,7 +15,7 @@ import pytest
 
 from agentlab.errors import AgentlabError
 from agentlab.models.gguf import read_gguf
-from tests.conftest import run_cli
+from tests.conftest import run_cli, start_serve
 
 # --- checking files (core environment only) ---------------------------------------------------------------------
 
@@ -204,12 +204,7 @@ def test_eval_on_a_gguf_keeps_the_hf_verdicts(exported, embedded_model, tmp_path
 def test_serve_a_gguf_with_function_calling(exported):
     """`agentlab serve --model FILE.gguf` runs llama.cpp behind the same bridge: a forced call and a named call come
     back as tool_calls whose arguments match the schema (llama.cpp's own GBNF grammars), "none" as plain content."""
-    import os
     import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
 
     import jsonschema
     from openai import OpenAI
@@ -222,17 +217,10 @@ def test_serve_a_gguf_with_function_calling(exported):
                                                'parameters': schema}},
              {'type': 'function', 'function': {'name': 'stop_alarm', 'description': 'Stop the alarm.'}}]
     port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / 'agentlab'), 'serve', '--model', str(exported['q8_0']),
-                             '--port', str(port), '--served-model-name', 'smol', '--slots', '1', '--threads', '1'],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, OMP_NUM_THREADS='1'))
+    proc, lines = start_serve('--model', str(exported['q8_0']), '--port', str(port), '--served-model-name', 'smol',
+                              '--slots', '1', '--threads', '1')
     try:
-        deadline, lines = time.monotonic() + 300, []
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith('Ctrl-C') or time.monotonic() > deadline:
-                break
-        assert any('--engine llamacpp' in ln for ln in lines), ''.join(lines)
+        assert any('--engine llamacpp' in ln for ln in lines), '\n'.join(lines)
         client = OpenAI(base_url=f'http://127.0.0.1:{port}/v1', api_key='unused', max_retries=0, timeout=300)
         ask = [{'role': 'user', 'content': 'Wake me at 7 every day.'}]
         for choice in ('required', {'type': 'function', 'function': {'name': 'set_alarm'}}):

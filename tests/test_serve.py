@@ -5,12 +5,9 @@ CPU, and the exact LMDeploy command lines."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,7 +20,7 @@ from agentlab.engines.lmdeploy import detect_model_format, lmdeploy_command, lmd
 from agentlab.engines.scripts_dir import SCRIPTS
 from agentlab.serve.net import free_port
 from agentlab.serve.quantize import calibration_source, calibration_texts
-from conftest import run_cli
+from conftest import run_cli, start_serve
 
 NO_GPU = {'AGENTLAB_FORCE_NO_CUDA': '1'}
 PY = '/envs/serve/bin/python'
@@ -169,23 +166,14 @@ def test_serve_transformers_then_agent_gets_the_in_process_greedy_text(embedded_
     from agentlab.tools import ToolBox
 
     port, key = free_port(), 'test-key-123'
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    proc = subprocess.Popen([str(Path(sys.executable).parent / 'agentlab'), 'serve', '--engine', 'transformers',
-                             '--model', 'smollm2-135m', '--port', str(port), '--api-key', key],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # The in-process reference runs first; the server loads after it (one heavy process at a time).
+    tools = ToolBox.from_spec('calculator')
+    gen = GenerationConfig(max_new_tokens=32)
+    question = 'What is 17 * 23? Use the calculator.'
+    local = Agent(TransformersBackend(embedded_model, threads=1), tools, max_turns=2, generation=gen).run(question)
+    proc, lines = start_serve('--engine', 'transformers', '--model', 'smollm2-135m', '--port', str(port),
+                              '--api-key', key, timeout=240)
     try:
-        # The in-process reference runs while the server loads.
-        tools = ToolBox.from_spec('calculator')
-        gen = GenerationConfig(max_new_tokens=32)
-        question = 'What is 17 * 23? Use the calculator.'
-        local = Agent(TransformersBackend(embedded_model, threads=1), tools, max_turns=2, generation=gen).run(question)
-
-        lines = []
-        deadline = time.monotonic() + 240
-        for line in proc.stdout:
-            lines.append(line.rstrip())
-            if line.startswith('Ctrl-C') or time.monotonic() > deadline:
-                break
         out = '\n'.join(lines)
         assert 'ready in' in out, out + proc.stderr.read() if proc.poll() is not None else out
         base = f'http://127.0.0.1:{port}/v1'

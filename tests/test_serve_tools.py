@@ -12,17 +12,14 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import jsonschema
 import pytest
 
 from agentlab.serve.net import free_port
+from conftest import run_cli, start_serve
 
 pytestmark = pytest.mark.slow
 
@@ -46,18 +43,9 @@ ASK = [{'role': 'user', 'content': 'What is 17 * 23?'}]
 def server():
     """`agentlab serve` on the embedded model under two served names; stopped with Ctrl-C at the end."""
     port = free_port()
-    env = dict(os.environ, OMP_NUM_THREADS='1')
     log = open(os.devnull, 'w')
-    proc = subprocess.Popen([str(Path(sys.executable).parent / 'agentlab'), 'serve', '--model', 'smollm2-135m',
-                             '--port', str(port), '--served-model-name', 'smol',
-                             '--served-model-name', 'gpt-4o-mini'],
-                            stdout=subprocess.PIPE, stderr=log, text=True, env=env)
-    lines = []
-    deadline = time.monotonic() + 300
-    for line in proc.stdout:
-        lines.append(line.rstrip())
-        if line.startswith('Ctrl-C') or time.monotonic() > deadline:
-            break
+    proc, lines = start_serve('--model', 'smollm2-135m', '--port', str(port), '--served-model-name', 'smol',
+                              '--served-model-name', 'gpt-4o-mini', stderr=log)
     assert any(ln.startswith('ready in') for ln in lines), '\n'.join(lines)
     assert f'model spec: http://127.0.0.1:{port}/v1#smol' in lines
     yield f'http://127.0.0.1:{port}/v1'
@@ -226,7 +214,6 @@ def test_eval_through_the_tool_calling_api_matches_in_process(embedded_model, tm
     in-process eval, and the prompt it renders (the same prompt tokens: the bridge's rendering is byte-identical)
     wherever the case's functions are JSON Schema; 35 of BFCL's 840 use Python type names inside nested schemas
     ('float', 'dict'), which an OpenAI tool cannot carry."""
-    from conftest import run_cli
 
     from agentlab.evals.suites.bfcl import BFCLSuite, initial_messages
     from agentlab.runtime import protocol
@@ -238,14 +225,9 @@ def test_eval_through_the_tool_calling_api_matches_in_process(embedded_model, tm
         return protocol.render_system([protocol.openai_function(d) for d in descs]) == system
 
     port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / 'agentlab'), 'serve', '--model', 'smollm2-135m',
-                             '--port', str(port), '--served-model-name', 'smol', '--free-decoding'],
-                            stdout=subprocess.PIPE, stderr=(tmp_path / 'server.log').open('w'), text=True,
-                            env=dict(os.environ, OMP_NUM_THREADS='1'))
+    proc, _ = start_serve('--model', 'smollm2-135m', '--port', str(port), '--served-model-name', 'smol',
+                          '--free-decoding', stderr=(tmp_path / 'server.log').open('w'))
     try:
-        for line in proc.stdout:
-            if line.startswith('Ctrl-C'):
-                break
         suites = 'bfcl:simple_python,bfcl:multiple,bfcl:irrelevance'
         runs = {}
         for name, model, extra in (('local', str(embedded_model), []),

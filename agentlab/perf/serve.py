@@ -10,10 +10,7 @@ that nothing was lost (every request answered, each with its own tool).
 from __future__ import annotations
 
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -26,17 +23,6 @@ TOOLS = [
         'type': 'object', 'properties': {'minutes': {'type': 'integer', 'minimum': 1, 'maximum': 90}},
         'required': ['minutes']}}},
 ]
-
-
-def _start(model: str, port: int, extra: list[str]) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, '-m', 'agentlab', 'serve', '--model', model, '--port', str(port),
-                             '--served-model-name', 'bench', *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=dict(os.environ, OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '1')))
-    for line in proc.stdout:
-        if line.startswith('Ctrl-C'):
-            return proc
-    raise RuntimeError(f'agentlab serve did not start (exit {proc.wait()})')
 
 
 def _load(client, clients: int, seconds: float, max_tokens: int) -> dict:
@@ -81,24 +67,26 @@ def _load(client, clients: int, seconds: float, max_tokens: int) -> dict:
             'p95_seconds': round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 3) if lat else None}
 
 
-def serve_load(model: str = 'smollm2-135m', clients: int = 8, seconds: float = 60.0, max_tokens: int = 48,
-               extra: tuple[str, ...] = ()):
+def serve_load(model: str = 'smollm2-135m', clients: int = 8, seconds: float = 60.0, max_tokens: int = 48):
     from openai import OpenAI
 
     from agentlab.perf import BenchResult
     from agentlab.serve.net import free_port
+    from agentlab.serve.server import ServeOptions, prepare_server
 
-    port = free_port()
-    proc = _start(model, port, list(extra))
+    # the same child process, health check and group stop as `agentlab serve`
+    server, info = prepare_server(model, None, ServeOptions(port=free_port(), served_model_names=('bench',),
+                                                                threads=int(os.environ.get('OMP_NUM_THREADS', '1'))))
+    server.start()
     try:
-        client = OpenAI(base_url=f'http://127.0.0.1:{port}/v1', api_key='unused', max_retries=0, timeout=600)
+        server.wait_ready()
+        client = OpenAI(base_url=info.base_url, api_key='unused', max_retries=0, timeout=600)
         client.chat.completions.create(model='bench', messages=[{'role': 'user', 'content': 'warm up'}], tools=TOOLS,
                                        tool_choice='required', max_tokens=max_tokens)
         one = _load(client, 1, seconds, max_tokens)
         many = _load(client, clients, seconds, max_tokens)
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+        server.stop()
     ratio = round(many['requests_per_second'] / max(one['requests_per_second'], 1e-9), 3)
     lost = many['errors'] + many['wrong_tool'] + one['errors'] + one['wrong_tool']
     return BenchResult('serve', f'requests/s, {clients} concurrent clients vs 1', many['requests_per_second'],

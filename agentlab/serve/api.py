@@ -55,9 +55,12 @@ class Batcher:
 
     def __init__(self, backend, max_batch: int = 8):
         self.backend = backend
+        self.name = getattr(backend, 'name', 'model')
         self.max_batch = max_batch
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()           # continue_text phases and batches never overlap on one backend
+        if hasattr(backend, 'continue_text'):   # decode() asks for it only when a phase needs it
+            self.continue_text = self._continue_text
         threading.Thread(target=self._loop, daemon=True, name='agentlab-batcher').start()
 
     def generate(self, messages: Messages, config: GenerationConfig) -> Generation:
@@ -65,7 +68,7 @@ class Batcher:
         self._queue.put((messages, config, fut))
         return fut.result()
 
-    def continue_text(self, *args, **kwargs) -> Generation:
+    def _continue_text(self, *args, **kwargs) -> Generation:
         with self._lock:
             return self.backend.continue_text(*args, **kwargs)
 
@@ -96,16 +99,6 @@ class Batcher:
                     continue
                 for it, g in zip(live, out):
                     it[2].set_result(g)
-
-
-class ContinueVia:
-    """The backend as decode() sees it: continue_text through the batcher's lock."""
-
-    def __init__(self, batcher: Batcher):
-        self._b = batcher
-        self.name = getattr(batcher.backend, 'name', 'model')
-        if hasattr(batcher.backend, 'continue_text'):
-            self.continue_text = batcher.continue_text
 
 
 # --- requests -------------------------------------------------------------------------------------------------
@@ -171,7 +164,7 @@ def prepare(body: Any, served: list[str], memory: ThoughtMemory) -> Prepared:
 
 def complete(p: Prepared, batcher: Batcher, memory: ThoughtMemory, constrained: bool) -> tuple[Reply, dict]:
     if p.tools:
-        d = decode(ContinueVia(batcher), p.messages, p.tools, p.choice, p.config, constrained=constrained,
+        d = decode(batcher, p.messages, p.tools, p.choice, p.config, constrained=constrained,
                    generate=batcher.generate)
         reply = reply_from_text(d.text, p.tools, d.length_cut, memory)
         usage = (d.prompt_tokens, d.completion_tokens)

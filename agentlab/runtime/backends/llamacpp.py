@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import threading
 from pathlib import Path
@@ -107,6 +108,7 @@ class LlamaCppBackend:
         self.ctx = min(ctx, self.info.context_length or ctx)
         self._slots: list[_Slot] = []
         self._lock = threading.Lock()
+        self._free: queue.Queue[_Slot] | None = None     # idle slots for continue_text, made on first use
 
     # --- rendering ---------------------------------------------------------------------------------------------
 
@@ -159,24 +161,18 @@ class LlamaCppBackend:
         """One sequence from a partly written assistant turn, on the first free slot (constrained by a llama.cpp
         grammar when asked). The worker keeps its KV cache, so the prompt shared with the last call is not
         prefilled again."""
-        slot = self._take_slot()
+        with self._lock:
+            if self._free is None:
+                self._free = queue.Queue()
+                for s in self._ensure_slots(self.slots_wanted):
+                    self._free.put(s)
+        slot = self._free.get()             # blocks until a slot is idle
         try:
             got = slot.ask(self.render(messages) + prefix, config, config.max_new_tokens, constraint)
         finally:
-            self._free.append(slot)
+            self._free.put(slot)
         return Generation(got['text'], got['prompt_tokens'], got['completion_tokens'], got['seconds'],
                           got['finish_reason'])
-
-    def _take_slot(self) -> _Slot:
-        import time
-        with self._lock:
-            if not hasattr(self, '_free'):
-                self._free = list(self._ensure_slots(self.slots_wanted))
-        while True:
-            try:
-                return self._free.pop()
-            except IndexError:
-                time.sleep(0.005)
 
     def close(self) -> None:
         for s in self._slots:

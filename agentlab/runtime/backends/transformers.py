@@ -35,6 +35,8 @@ class TransformersBackend:
         self.model.eval()
         self.batch_size = batch_size
         self._stops: dict = {}
+        self._xgr_compiler = None            # xgrammar's compiler and compiled grammars, made on first constraint
+        self._xgr_cache: dict[str, object] = {}
         self._lock = threading.Lock()   # one generate at a time per model (the demo serves several sessions)
 
     def _stop_criteria(self, stop: tuple[str, ...]):
@@ -100,10 +102,9 @@ class TransformersBackend:
         """The compiled xgrammar grammar of a constraint, cached (compiling a JSON schema takes milliseconds, the
         tokenizer's table half a second: both once)."""
         import xgrammar as xgr
-        if not hasattr(self, '_xgr_compiler'):
+        if self._xgr_compiler is None:
             info = xgr.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=self.model.config.vocab_size)
             self._xgr_compiler = xgr.GrammarCompiler(info, cache_enabled=True)
-            self._xgr_cache: dict[str, object] = {}
         key = constraint.key()
         if key not in self._xgr_cache:
             if constraint.kind == 'choice':
